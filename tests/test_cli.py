@@ -24,14 +24,15 @@ def test_unknown_command_is_a_usage_error(capsys):
 
 
 def test_user_error_is_reported_without_traceback(monkeypatch, capsys):
+    import importlib
+
     from lstm_rnn_correlation.errors import UserError
 
     def boom(args):
         raise UserError("alerts.log:3: not an alert line")
 
-    parser = cli.build_parser(["parse"])
-    monkeypatch.setattr(cli, "build_parser", lambda argv=None: parser)
-    parser.set_defaults(_run=boom)
+    module = importlib.import_module(cli.COMMANDS["parse"][0])
+    monkeypatch.setattr(module, "run", boom)
     assert cli.main(["parse", "x.log"]) == 2
     err = capsys.readouterr().err
     assert "alerts.log:3: not an alert line" in err
