@@ -569,6 +569,28 @@ def merge_in_ip_space(benign: pd.DataFrame, incidents: pd.DataFrame, victims: di
     return out, pd.DataFrame(rows), warnings
 
 
+def match_time_layout(incidents: pd.DataFrame, benign: pd.DataFrame) -> pd.DataFrame:
+    """Write the incidents' timestamps the way the benign recording writes them.
+
+    After the merge in time an incident's times are benign times, so they get the benign
+    log's year layout (``year_digits``: none, two or four digits; its most common value).
+    Otherwise a log captured with ``snort -y`` among year-less benign lines would give its
+    incident away by the shape of its timestamps alone.
+
+    Parameters
+    ----------
+    incidents, benign : parsed records (a frame without ``year_digits`` is returned as is).
+    """
+    if "year_digits" not in incidents.columns or "year_digits" not in benign.columns:
+        return incidents
+    layout = benign["year_digits"].dropna()
+    if layout.empty:
+        return incidents
+    out = incidents.copy()
+    out["year_digits"] = pd.array([int(layout.mode().iloc[0])] * len(out), dtype=out["year_digits"].dtype)
+    return out
+
+
 def rebuild_lines(records: pd.DataFrame, *, quiet: bool = True, builder=None) -> pd.Series:
     """Rebuild each alert's text line from its (edited) fields.
 
@@ -961,6 +983,7 @@ def preprocess_mcfp(config="data_cfg.py", out="alerts.csv", *, test_out=None, re
         if (benign_kept["src_ip"].astype(object).eq(victim) | benign_kept["dst_ip"].astype(object).eq(victim)).any():
             warnings.append(f"victim IP {victim} of incident {inc} also occurs in benign alerts")
 
+    merged = match_time_layout(merged, benign_kept)
     combined = pd.concat([merged, benign_kept], ignore_index=True)
     combined["incident"] = combined["incident"].astype(object)
     balanced, more = balance_benign(combined, seed, shortfall=benign_shortfall)
@@ -1289,6 +1312,73 @@ def preprocess_ait_ads(inputs: Sequence, out="alerts.csv", *, test_out=None, rep
                    n_cuts=n_cuts, test_cap=test_cap)
 
 
+# --------------------------------------------------------------------------- one entry point
+
+
+def _as_list(value) -> list[str]:
+    """A list of paths from a list, or from one string separated by the OS path separator."""
+    import os
+
+    if value is None:
+        return []
+    if isinstance(value, (str, Path)):
+        return [p for p in str(value).split(os.pathsep) if p.strip()]
+    return [str(v) for v in value]
+
+
+def preprocess(recipe: str = "mcfp", out="alerts.csv", *, config="data_cfg.py", inputs=None,
+               incidents_csv=None, nat_ips=None, test_out=None, report_dir=None, seed: int = 0,
+               fmt: str | None = None, year: int | None = None, skip_bad_lines: bool = False,
+               cap_per_incident: int | None = CAP_PER_INCIDENT, benign_total: int | None = None,
+               benign_shortfall: str = "keep", quiet: bool = True) -> PreprocessResult:
+    """Run one recipe by name; what the command line and the notebook call.
+
+    Parameters
+    ----------
+    recipe : ``"mcfp"``, ``"cic-ids-2017"`` or ``"ait-ads"``.
+    out, test_out, report_dir, seed, quiet : see :func:`preprocess_mcfp`.
+    config : data config (mcfp).
+    inputs : alert files (cic-ids-2017, ait-ads): a list, or one string with paths separated
+        by ``os.pathsep`` (``:`` on Linux), as an environment variable holds them.
+    incidents_csv : incident descriptions (cic-ids-2017).
+    nat_ips : NAT router IPs (cic-ids-2017): a list of addresses or list files, or one string
+        of them separated by commas.
+    fmt, year, skip_bad_lines : parser options.
+    cap_per_incident : most alerts per incident (cic-ids-2017, ait-ads; None or 0: no cap).
+    benign_total : benign alerts kept (cic-ids-2017: default as many as malicious; ait-ads:
+        default ``AIT_BENIGN_TOTAL``).
+    benign_shortfall : mcfp policy when benign alerts are fewer than malicious ones.
+    """
+    inputs = _as_list(inputs)
+    if isinstance(nat_ips, str):
+        nat_ips = [nat_ips] if nat_ips.strip() else []
+    nat_ips = list(nat_ips or [])
+    incidents_csv = incidents_csv or None
+    cap = None if not cap_per_incident else int(cap_per_incident)
+    if cap is not None and cap < 0:
+        raise UserError("cap per incident must be 0 (no cap) or positive")
+    common = dict(test_out=test_out or None, report_dir=report_dir or None, seed=seed, quiet=quiet)
+    if recipe == "mcfp":
+        if inputs or incidents_csv or nat_ips:
+            raise UserError("the mcfp recipe takes its files from --config; "
+                            "--input, --incidents-csv and --nat-ips belong to other recipes")
+        return preprocess_mcfp(config, out, fmt=fmt, year=year, skip_bad_lines=skip_bad_lines,
+                               benign_shortfall=benign_shortfall, **common)
+    if recipe == "cic-ids-2017":
+        if not incidents_csv:
+            raise UserError("the cic-ids-2017 recipe needs --incidents-csv")
+        return preprocess_cic_ids_2017(inputs, incidents_csv, out, nat_ips=_parse_ip_args(nat_ips),
+                                       fmt=fmt or "auto", year=year, skip_bad_lines=skip_bad_lines,
+                                       cap_per_incident=cap, benign_total=benign_total, **common)
+    if recipe == "ait-ads":
+        if incidents_csv or nat_ips:
+            raise UserError("--incidents-csv and --nat-ips belong to the cic-ids-2017 recipe")
+        total = AIT_BENIGN_TOTAL if benign_total is None else benign_total
+        return preprocess_ait_ads(inputs, out, cap_per_incident=cap, benign_total=total,
+                                  skip_bad_lines=skip_bad_lines, **common)
+    raise UserError(f"unknown recipe {recipe!r}; use one of {', '.join(RECIPES)}")
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -1330,33 +1420,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lstm-rnn-correlation preprocess``; returns the exit status."""
-    common = dict(test_out=args.test_out, report_dir=args.report_dir, seed=args.seed,
-                  quiet=args.quiet)
-    cap = None if args.cap_per_incident == 0 else args.cap_per_incident
-    if cap is not None and cap < 0:
-        raise UserError("--cap-per-incident must be 0 (no cap) or positive")
-    if args.recipe == "mcfp":
-        if args.input or args.incidents_csv or args.nat_ips:
-            raise UserError("the mcfp recipe takes its files from --config; "
-                            "--input, --incidents-csv and --nat-ips belong to other recipes")
-        result = preprocess_mcfp(args.config, args.out, fmt=args.fmt, year=args.year,
-                                 skip_bad_lines=args.skip_bad_lines,
-                                 benign_shortfall=args.benign_shortfall, **common)
-    elif args.recipe == "cic-ids-2017":
-        if not args.incidents_csv:
-            raise UserError("the cic-ids-2017 recipe needs --incidents-csv")
-        result = preprocess_cic_ids_2017(args.input, args.incidents_csv, args.out,
-                                         nat_ips=_parse_ip_args(args.nat_ips), fmt=args.fmt or "auto",
-                                         year=args.year, skip_bad_lines=args.skip_bad_lines,
-                                         cap_per_incident=cap, benign_total=args.benign_total,
-                                         **common)
-    else:
-        if args.incidents_csv or args.nat_ips:
-            raise UserError("--incidents-csv and --nat-ips belong to the cic-ids-2017 recipe")
-        benign_total = AIT_BENIGN_TOTAL if args.benign_total is None else args.benign_total
-        result = preprocess_ait_ads(args.input, args.out, cap_per_incident=cap,
-                                    benign_total=benign_total, skip_bad_lines=args.skip_bad_lines,
-                                    **common)
+    result = preprocess(args.recipe, args.out, config=args.config, inputs=args.input,
+                        incidents_csv=args.incidents_csv, nat_ips=args.nat_ips,
+                        test_out=args.test_out, report_dir=args.report_dir, seed=args.seed,
+                        fmt=args.fmt, year=args.year, skip_bad_lines=args.skip_bad_lines,
+                        cap_per_incident=args.cap_per_incident, benign_total=args.benign_total,
+                        benign_shortfall=args.benign_shortfall, quiet=args.quiet)
     if not args.quiet:
         print(result.summary())
     return 0

@@ -36,7 +36,7 @@ def _group_order(keys) -> list:
 
 
 def plot_time_spans(frame: pd.DataFrame, title: str, *, names: dict | None = None,
-                    max_points: int = 2000, seed: int = 0):
+                    max_points: int = 500, seed: int = 0):
     """Draw one row per incident (and one for benign): its span as a bar, its alerts as ticks.
 
     Parameters
@@ -57,23 +57,20 @@ def plot_time_spans(frame: pd.DataFrame, title: str, *, names: dict | None = Non
     keys = _group_order(frame["incident"].unique())
     fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(keys), 2) + 1.6))
     rng = np.random.default_rng(seed)
-    cmap = plt.get_cmap("tab10")
+    # tab10 without its grey, which is benign's colour
+    palette = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7]
     has_benign = bool(keys) and keys[0] == BENIGN
     for row, key in enumerate(keys):
         times = frame.loc[frame["incident"] == key, "timestamp"].dropna().sort_values()
         if times.empty:
             continue
-        start, stop = times.iloc[0], times.iloc[-1]
-        color = "0.55" if key == BENIGN else cmap((row - (1 if has_benign else 0)) % 10)
-        left = mdates.date2num(start.to_pydatetime())
-        width = max(mdates.date2num(stop.to_pydatetime()) - left, 0.0)
-        ax.barh(row, width, left=left, height=0.6, color=color, alpha=0.35, edgecolor=color)
-        shown = times
-        if len(shown) > max_points:
-            pick = np.sort(rng.choice(len(shown), size=max_points, replace=False))
-            shown = shown.iloc[pick]
-        ax.plot(mdates.date2num(shown.dt.to_pydatetime()), np.full(len(shown), row),
-                linestyle="none", marker="|", markersize=9, color=color)
+        nums = mdates.date2num(times.to_numpy())
+        color = "0.55" if key == BENIGN else palette[(row - (1 if has_benign else 0)) % len(palette)]
+        ax.barh(row, max(nums[-1] - nums[0], 0.0), left=nums[0], height=0.6, color=color,
+                alpha=0.35, edgecolor=color)
+        if len(nums) > max_points:
+            nums = nums[np.sort(rng.choice(len(nums), size=max_points, replace=False))]
+        ax.plot(nums, np.full(len(nums), row), linestyle="none", marker="|", markersize=9, color=color)
     ax.set_yticks(range(len(keys)))
     ax.set_yticklabels([_group_label(k, names) for k in keys])
     ax.invert_yaxis()
@@ -84,7 +81,6 @@ def plot_time_spans(frame: pd.DataFrame, title: str, *, names: dict | None = Non
     ax.set_xlabel("alert time")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
