@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.machinery
 import importlib.util
 import ipaddress
 import json
@@ -150,20 +151,26 @@ def load_data_config(path: str | Path = "data_cfg.py", *, ensure: bool = True):
     UserError : missing file, a file that fails to import, or missing/ill-formed names.
     """
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"data config {path} is a folder; give the data_cfg.py file")
     if not path.is_file():
         raise UserError(f"data config {path} does not exist (give --config PATH)")
     name = f"_lstm_rnn_correlation_data_cfg_{zlib.crc32(str(path.resolve()).encode()):08x}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UserError(f"data config {path} cannot be imported as a Python file")
+    # any file name works: the loader is chosen here, not from the suffix
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_loader(name, loader)
     module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except UserError:
         raise
     except SyntaxError as exc:
-        raise UserError(f"data config {path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        where = f"{path}:{exc.lineno}" if exc.lineno else str(path)
+        raise UserError(f"data config {where}: syntax error: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"data config {path} is not UTF-8 text ({exc.reason})") from None
     except Exception as exc:  # a user's file: report any failure in one line
         raise UserError(f"data config {path} failed to load: {type(exc).__name__}: {exc}") from None
     finally:

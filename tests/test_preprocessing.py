@@ -150,7 +150,7 @@ def test_load_data_config_calls_ensure_data_and_resolves_relative_paths(tmp_path
      "incident must be an integer"),
     ("INCIDENTS = [{'incident': 1, 'path': 'missing.log', 'victim_ip': '1.2.3.4'}]\nBENIGN = [{'path': 'b.log'}]\n",
      "missing.log does not exist"),
-    ("INCIDENTS = [\n", "syntax error"),
+    ("INCIDENTS = [\n", "data_cfg.py:1: syntax error"),
     ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
 ])
 def test_bad_data_config_is_one_clear_error(tmp_path, body, message):
@@ -165,6 +165,14 @@ def test_bad_data_config_is_one_clear_error(tmp_path, body, message):
 def test_missing_data_config(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         pp.load_data_config(tmp_path / "nope.py")
+    with pytest.raises(UserError, match="is a folder"):
+        pp.load_data_config(tmp_path)
+
+
+def test_data_config_under_any_file_name(tmp_path):
+    data = make_mcfp(tmp_path, n_benign=30, incident_sizes=(5,), incident_hours=(1,))
+    renamed = data["config"].rename(tmp_path / "capture-list.cfg")
+    assert pp.config_sources(pp.load_data_config(renamed))["incidents"][0]["victim_ip"] == data["victims"][0]
 
 
 # --------------------------------------------------------------------------- discard
