@@ -44,15 +44,9 @@ def test_first_code_cell_is_the_parameters_cell():
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """The default data of the repository's data_cfg.py, generated into a temporary folder."""
-    from lstm_rnn_correlation import preprocessing as pp
-
-    folder = tmp_path_factory.mktemp("default-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LRC_DATA_DIR", str(folder))
-        pp.load_data_config(REPO / "data_cfg.py")  # generates the data once
-    return folder
+def data_dir(bundled_csv):
+    """The default data of the repository's data_cfg.py, as generated for the session (conftest)."""
+    return bundled_csv.parent.parent / "data"
 
 
 def _env(data_dir: Path, out: Path, seed: int = 0) -> dict:

@@ -468,23 +468,25 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    """The repository's data_cfg.py on its generated default data (generated into a temp folder)."""
-    root = tmp_path_factory.mktemp("default")
+def default_run(bundled_csv):
+    """The repository's data_cfg.py and the data set the session built from it (conftest).
+
+    The config is loaded with the data folder the session fixture generated; were that
+    folder elsewhere, ensure_data() would generate the same bytes there (same seed).
+    """
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LRC_DATA_DIR", str(root / "data"))
+        mp.setenv("LRC_DATA_DIR", str(bundled_csv.parent.parent / "data"))
         config = pp.load_data_config(REPO / "data_cfg.py")
-        result = pp.preprocess_mcfp(config, root / "out" / "alerts.csv", seed=0)
-    return config, result
+    return config, bundled_csv
 
 
 def test_default_data_invariants(default_run):
     from lstm_rnn_correlation.formats import read_alerts
 
-    config, result = default_run
+    config, csv_path = default_run
     sources = pp.config_sources(config)
     year = sources["year"]
-    written = read_dataset(result.paths["data"])
+    written = read_dataset(csv_path)
     malicious = (written["incident"] != "benign").to_numpy()
     # every incident, every alert, half the data set benign
     counts = written["incident"].value_counts()
@@ -502,7 +504,7 @@ def test_default_data_invariants(default_run):
     assert times[malicious].min() >= benign["timestamp"].min()
     assert times[malicious].max() <= benign["timestamp"].max()
     # no victim IP anywhere, no discarded host among the benign alerts
-    text = result.paths["data"].read_text() + result.paths["test"].read_text()
+    text = csv_path.read_text() + csv_path.with_name(f"{csv_path.stem}_test.csv").read_text()
     tokens = set(IP_TOKEN.findall(text))
     assert not tokens & {e["victim_ip"] for e in sources["incidents"]}
     benign_tokens = set(parsed.loc[~malicious, ["src_ip", "dst_ip"]].to_numpy().ravel())
