@@ -62,6 +62,7 @@ SHORTFALL_POLICIES = ("keep", "error", "downsample-malicious")
 CAP_PER_INCIDENT = 200
 AIT_BENIGN_TOTAL = 850
 AIT_BENIGN_LABEL = "false_positive"
+BENIGN_WINDOWS = ("attacks", "all")
 
 # One independent random stream per step, so that changing one step's draws never
 # changes another's.
@@ -1268,7 +1269,7 @@ def preprocess_ait_ads(inputs: Sequence, out="alerts.csv", *, test_out=None, rep
                        seed: int = 0, cap_per_incident: int | None = CAP_PER_INCIDENT,
                        benign_total: int | None = AIT_BENIGN_TOTAL, n_cuts: int = N_CUTS,
                        test_cap: int = TEST_CAP, skip_bad_lines: bool = False,
-                       quiet: bool = True) -> PreprocessResult:
+                       benign_window: str = "attacks", quiet: bool = True) -> PreprocessResult:
     """Import an AIT-ADS scenario: attack phases become incidents, false positives benign.
 
     Incident ids are 1, 2, ... in the order the phases begin (ties by name); the name map is
@@ -1284,7 +1285,14 @@ def preprocess_ait_ads(inputs: Sequence, out="alerts.csv", *, test_out=None, rep
     cap_per_incident : most alerts kept per phase (None: all).
     benign_total : false positives kept (None: as many as the malicious alerts).
     skip_bad_lines : skip and count rows that do not parse.
+    benign_window : ``"attacks"`` (default) keeps only false positives raised between the
+        first and the last alert of the attack phases; ``"all"`` samples them from the whole
+        recording.  The scenario's attacks fall on one day while its false positives span
+        four, so with ``"all"`` the date in the alert text alone gives most benign alerts
+        away, a cue a SOC never has: its benign alerts arrive beside the attacks.
     """
+    if benign_window not in BENIGN_WINDOWS:
+        raise UserError(f"benign window must be one of {', '.join(BENIGN_WINDOWS)}, not {benign_window!r}")
     seed = _check_seed(seed)
     _out_paths(out, test_out, report_dir)
     if not inputs:
@@ -1300,6 +1308,12 @@ def preprocess_ait_ads(inputs: Sequence, out="alerts.csv", *, test_out=None, rep
     phase = records["time_label"].astype(str)
     records["incident"] = pd.Series([ids.get(p, BENIGN) for p in phase], index=records.index, dtype=object)
     overview_before = overview_table(records, names)
+    false_positives_before = int((phase == AIT_BENIGN_LABEL).sum())
+    if benign_window == "attacks":
+        attack_times = records.loc[records["incident"] != BENIGN, "timestamp"]
+        outside = (records["incident"] == BENIGN) & ~records["timestamp"].between(
+            attack_times.min(), attack_times.max())
+        records = records.loc[~outside]
     capped = _cap_per_incident(records, cap_per_incident, seed)
     kept, warnings = _benign_to_total(capped, benign_total, seed)
     kept = kept.copy()
@@ -1309,7 +1323,9 @@ def preprocess_ait_ads(inputs: Sequence, out="alerts.csv", *, test_out=None, rep
         "parse": _report_dict(parse_rep),
         "cap_per_incident": cap_per_incident, "benign_total": benign_total,
         "phases_before_cap": {name: int((phase == name).sum()) for name in ids},
-        "false_positives_before": int((phase == AIT_BENIGN_LABEL).sum()),
+        "false_positives_before": false_positives_before,
+        "benign_window": benign_window,
+        "false_positives_in_window": int((records["incident"] == BENIGN).sum()),
         "warnings": warnings,
     }
     tables = {"overview_before": overview_before}
@@ -1337,7 +1353,8 @@ def preprocess(recipe: str = "mcfp", out="alerts.csv", *, config="data_cfg.py", 
                incidents_csv=None, nat_ips=None, test_out=None, report_dir=None, seed: int = 0,
                fmt: str | None = None, year: int | None = None, skip_bad_lines: bool = False,
                cap_per_incident: int | None = CAP_PER_INCIDENT, benign_total: int | None = None,
-               benign_shortfall: str = "keep", quiet: bool = True) -> PreprocessResult:
+               benign_shortfall: str = "keep", benign_window: str = "attacks",
+               quiet: bool = True) -> PreprocessResult:
     """Run one recipe by name; what the command line and the notebook call.
 
     Parameters
@@ -1355,6 +1372,8 @@ def preprocess(recipe: str = "mcfp", out="alerts.csv", *, config="data_cfg.py", 
     benign_total : benign alerts kept (cic-ids-2017: default as many as malicious; ait-ads:
         default ``AIT_BENIGN_TOTAL``).
     benign_shortfall : mcfp policy when benign alerts are fewer than malicious ones.
+    benign_window : ait-ads: sample false positives from the attacks' time window
+        (``"attacks"``, default) or the whole recording (``"all"``).
     """
     inputs = _as_list(inputs)
     if isinstance(nat_ips, str):
@@ -1382,7 +1401,8 @@ def preprocess(recipe: str = "mcfp", out="alerts.csv", *, config="data_cfg.py", 
             raise UserError("--incidents-csv and --nat-ips belong to the cic-ids-2017 recipe")
         total = AIT_BENIGN_TOTAL if benign_total is None else benign_total
         return preprocess_ait_ads(inputs, out, cap_per_incident=cap, benign_total=total,
-                                  skip_bad_lines=skip_bad_lines, **common)
+                                  skip_bad_lines=skip_bad_lines, benign_window=benign_window,
+                                  **common)
     raise UserError(f"unknown recipe {recipe!r}; use one of {', '.join(RECIPES)}")
 
 
@@ -1422,6 +1442,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--benign-shortfall", choices=SHORTFALL_POLICIES, default="keep",
                         help="mcfp, when benign alerts are fewer than malicious: keep all (default), "
                              "error, or downsample-malicious")
+    parser.add_argument("--benign-window", choices=BENIGN_WINDOWS, default="attacks",
+                        help="ait-ads: keep false positives from the attacks' time window only "
+                             "(default; the date alone would otherwise give benign alerts away) or from all")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
 
 
@@ -1432,7 +1455,8 @@ def run(args: argparse.Namespace) -> int:
                         test_out=args.test_out, report_dir=args.report_dir, seed=args.seed,
                         fmt=args.fmt, year=args.year, skip_bad_lines=args.skip_bad_lines,
                         cap_per_incident=args.cap_per_incident, benign_total=args.benign_total,
-                        benign_shortfall=args.benign_shortfall, quiet=args.quiet)
+                        benign_shortfall=args.benign_shortfall, benign_window=args.benign_window,
+                        quiet=args.quiet)
     if not args.quiet:
         print(result.summary())
     return 0

@@ -627,6 +627,24 @@ def test_ait_ads_import_of_the_real_scenario(tmp_path):
     assert by_name["benign"] == pp.AIT_BENIGN_TOTAL
     assert_balanced_cuts(written)
     assert written["alert"].str.len().min() > 10
+    # benign alerts come from the attacks' time window, so the date gives nothing away
+    kept = result.records
+    attack = kept.loc[kept["incident"] != "benign", "timestamp"]
+    benign = kept.loc[kept["incident"] == "benign", "timestamp"]
+    assert attack.min() <= benign.min() and benign.max() <= attack.max()
+    assert result.report["false_positives_in_window"] < result.report["false_positives_before"]
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not AIT_FILE.is_file(), reason=f"AIT-ADS file absent: {AIT_FILE}")
+def test_ait_ads_benign_window_all_samples_the_whole_recording(tmp_path):
+    result = pp.preprocess_ait_ads([AIT_FILE], tmp_path / "ait.csv", seed=0, benign_window="all")
+    kept = result.records
+    attack = kept.loc[kept["incident"] != "benign", "timestamp"]
+    benign = kept.loc[kept["incident"] == "benign", "timestamp"]
+    assert benign.min() < attack.min()  # false positives from the days before the attack
+    with pytest.raises(UserError, match="benign window"):
+        pp.preprocess_ait_ads([AIT_FILE], tmp_path / "x.csv", benign_window="today")
 
 
 # --------------------------------------------------------------------------- CLI
