@@ -17,7 +17,8 @@
 #
 # Needs Debian's slurm-wlm and munge packages (scripts/install-ci-system-deps.sh)
 # and root: slurmd must be able to start jobs.  Environment:
-#   SLURM_LOCAL_CPUS       CPUs of the node (default: nproc)
+#   SLURM_LOCAL_CPUS       CPUs of the node (default: nproc; more than the machine
+#                          has is allowed: jobs then share cores)
 #   SLURM_LOCAL_PORT       slurmctld port; slurmd uses the next one (default: two
 #                          free ports picked at start)
 #   SLURM_LOCAL_TIMEOUT    seconds to wait for the node to become idle (default 60)
@@ -136,9 +137,13 @@ ReturnToService=2
 # Keep finished jobs visible to scontrol for 10 minutes (no accounting daemon).
 MinJobAge=600
 MaxArraySize=1001
-SlurmctldTimeout=30
-SlurmdTimeout=30
+# Patient with a loaded machine (CI runners, many jobs on few cores).
+SlurmctldTimeout=300
+SlurmdTimeout=300
+MessageTimeout=30
 InactiveLimit=0
+# Trust the CPU count below even where the machine has fewer (oversubscribed test node).
+SlurmdParameters=config_overrides
 KillWait=10
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
@@ -185,9 +190,26 @@ stop_daemon() {
     rm -f "$file"
 }
 
+# Cancel every job of the cluster and wait (up to ~20 s) until none is left, so
+# that no job step outlives the daemons.
+cancel_jobs() {
+    local dir=$1 jobs i
+    [[ -s "$dir/run/slurmctld.pid" ]] && kill -0 "$(cat "$dir/run/slurmctld.pid")" 2>/dev/null || return 0
+    export SLURM_CONF="$dir/etc/slurm.conf"
+    for ((i = 0; i < 40; i++)); do
+        jobs=$(squeue -h -o '%A' 2>/dev/null | sort -u | tr '\n' ' ') || return 0
+        [[ -n "${jobs// /}" ]] || return 0
+        # shellcheck disable=SC2086  # a list of job ids
+        scancel $jobs 2>/dev/null || true
+        sleep 0.5
+    done
+    echo "slurm-local-cluster: jobs still listed after cancelling: $jobs" >&2
+}
+
 cmd_down() {
     local dir=$1
     [[ -d "$dir" ]] || return 0
+    cancel_jobs "$dir"
     # slurmd first (it kills its job steps), then the controller, then munge.
     stop_daemon "$dir/run/slurmd.pid"
     stop_daemon "$dir/run/slurmctld.pid"
