@@ -1,0 +1,219 @@
+"""The mapping function: alert codes -> vector, and the siamese tied-weight pair model.
+
+Read top to bottom:
+
+* :class:`EncoderConfig` -- the plain values that define an encoder; stored in every
+  checkpoint, so a saved model needs nothing else to be rebuilt.
+* :class:`AlertEncoder` -- character input (the original's fixed one-hot, or a learned
+  embedding), stacked LSTM layers sized by ``NN_UNITS``, then pooling: the state at
+  each alert's last real character (as published) or the mean over real characters.
+* :class:`CosineSigmoidHead` -- ``sigmoid(scale * cos + bias)``; the paper fixes
+  ``scale=1, bias=0`` (so its output lives in [0.27, 0.73]); the default learns both.
+* :class:`SiameseModel` -- one encoder object maps both alerts of a pair, so the two
+  sides share their weights by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lstm_rnn_correlation.text import VOCAB_SIZE
+
+
+@dataclass
+class EncoderConfig:
+    """Everything needed to rebuild an :class:`AlertEncoder`.
+
+    Parameters
+    ----------
+    units : LSTM sizes, one per stacked layer (``NN_UNITS``; ``(10,)`` in the paper).
+    input : ``"onehot"`` (fixed 128x128 identity, as published) or ``"embedding"`` (learned).
+    embedding_dim : size of the learned character embedding (``input="embedding"`` only).
+    pooling : ``"last"`` (state at the last real character) or ``"mean"`` (over real characters).
+    bidirectional : run every layer in both directions (vector size doubles).
+    max_chars : alerts are cut to this many leading characters (None: no cut).
+    """
+
+    units: tuple[int, ...] = (128,)
+    input: str = "embedding"
+    embedding_dim: int = 32
+    pooling: str = "last"
+    bidirectional: bool = False
+    max_chars: int | None = 1024
+    vocab_size: int = VOCAB_SIZE
+
+    def __post_init__(self):
+        self.units = tuple(int(u) for u in self.units)
+        if not self.units or min(self.units) < 1:
+            raise ValueError(f"units must be positive layer sizes, got {self.units}")
+        if self.input not in ("onehot", "embedding"):
+            raise ValueError(f"input must be 'onehot' or 'embedding', got {self.input!r}")
+        if self.pooling not in ("last", "mean"):
+            raise ValueError(f"pooling must be 'last' or 'mean', got {self.pooling!r}")
+
+    def to_dict(self) -> dict:
+        """Plain values (JSON and ``weights_only`` safe)."""
+        d = asdict(self)
+        d["units"] = list(self.units)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EncoderConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        return cls(**d)
+
+
+class AlertEncoder(nn.Module):
+    """Map padded ASCII codes ``[B, T]`` with lengths ``[B]`` to vectors ``[B, output_dim]``.
+
+    Parameters
+    ----------
+    config : an :class:`EncoderConfig`.
+    """
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.config = config
+        if config.input == "embedding":
+            self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+            size = config.embedding_dim
+        else:
+            self.embedding = None
+            size = config.vocab_size
+        directions = 2 if config.bidirectional else 1
+        layers = []
+        for units in config.units:
+            layers.append(nn.LSTM(size, units, batch_first=True, bidirectional=config.bidirectional))
+            size = units * directions
+        self.layers = nn.ModuleList(layers)
+        self.output_dim = size
+
+    def characters(self, codes: torch.Tensor) -> torch.Tensor:
+        """Per-character input vectors ``[B, T, D]``: one-hot rows or learned embeddings."""
+        if self.embedding is None:
+            dtype = self.layers[0].weight_ih_l0.dtype
+            return F.one_hot(codes, self.config.vocab_size).to(dtype)
+        return self.embedding(codes)
+
+    def forward(self, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Encode a padded batch; positions at or after ``lengths`` never influence the result."""
+        x = self.characters(codes)
+        if self.config.bidirectional:
+            return self._forward_packed(x, lengths)
+        # One direction: the state at position t depends only on characters 0..t, so
+        # running over the padding and reading position length-1 is exact.
+        for lstm in self.layers:
+            x, _ = lstm(x)
+        if self.config.pooling == "last":
+            index = (lengths.to(x.device) - 1).view(-1, 1, 1).expand(-1, 1, x.shape[2])
+            return x.gather(1, index).squeeze(1)
+        return _masked_mean(x, lengths)
+
+    def _forward_packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # The backward direction must start at each alert's own last character, so
+        # bidirectional layers run on packed sequences.
+        cpu_lengths = lengths.cpu()
+        total = x.shape[1]
+        final = None
+        for lstm in self.layers:
+            packed = pack_padded_sequence(x, cpu_lengths, batch_first=True, enforce_sorted=False)
+            out, (h, _) = lstm(packed)
+            x, _ = pad_packed_sequence(out, batch_first=True, total_length=total)
+            final = h
+        if self.config.pooling == "last":
+            # h: [2, B, H] (forward state at the last character, backward state at the first)
+            return torch.cat([final[0], final[1]], dim=1)
+        return _masked_mean(x, lengths)
+
+
+def _masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    lengths = lengths.to(x.device)
+    mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+    summed = (x * mask.unsqueeze(2).to(x.dtype)).sum(dim=1)
+    return summed / lengths.unsqueeze(1).to(x.dtype)
+
+
+class CosineSigmoidHead(nn.Module):
+    """Pair probability ``sigmoid(scale * cos + bias)`` from a cosine similarity.
+
+    Parameters
+    ----------
+    scale, bias : initial values (the paper: 1 and 0).
+    learnable : learn ``scale`` (as a log) and ``bias``; the paper keeps them fixed.
+    """
+
+    def __init__(self, scale: float = 1.0, bias: float = 0.0, learnable: bool = False):
+        super().__init__()
+        log_scale = torch.tensor(float(scale)).log()
+        bias_t = torch.tensor(float(bias))
+        if learnable:
+            self.log_scale = nn.Parameter(log_scale)
+            self.bias = nn.Parameter(bias_t)
+        else:
+            self.register_buffer("log_scale", log_scale)
+            self.register_buffer("bias", bias_t)
+
+    def forward(self, cos: torch.Tensor) -> torch.Tensor:
+        """Logits (apply ``torch.sigmoid`` for probabilities)."""
+        return cos * self.log_scale.exp() + self.bias
+
+
+@dataclass
+class HeadConfig:
+    """Values of a :class:`CosineSigmoidHead` (stored with the encoder configuration)."""
+
+    scale: float = 1.0
+    bias: float = 0.0
+    learnable: bool = False
+
+    def to_dict(self) -> dict:
+        """Plain values."""
+        return asdict(self)
+
+
+class SiameseModel(nn.Module):
+    """Two alerts -> the probability that they belong to the same incident.
+
+    One :class:`AlertEncoder` maps both sides (tied weights by construction), the
+    cosine similarity of the two vectors goes through a :class:`CosineSigmoidHead`.
+
+    Parameters
+    ----------
+    encoder_config : :class:`EncoderConfig` of the shared encoder.
+    head_config : :class:`HeadConfig` (default: the paper's fixed ``sigmoid(cos)``).
+    """
+
+    def __init__(self, encoder_config: EncoderConfig, head_config: HeadConfig | None = None):
+        super().__init__()
+        head_config = head_config or HeadConfig()
+        self.encoder_config = encoder_config
+        self.head_config = head_config
+        self.encoder = AlertEncoder(encoder_config)
+        self.head = CosineSigmoidHead(head_config.scale, head_config.bias, head_config.learnable)
+
+    def embed(self, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Unit vectors ``[B, d]`` of a padded batch."""
+        return F.normalize(self.encoder(codes, lengths).float(), dim=1, eps=1e-8)
+
+    def pair_logits(self, a: torch.Tensor, a_len: torch.Tensor, b: torch.Tensor, b_len: torch.Tensor) -> torch.Tensor:
+        """Logits for the pairs ``(a[i], b[i])``; both sides go through the same encoder."""
+        za, zb = self.embed(a, a_len), self.embed(b, b_len)
+        return self.head((za * zb).sum(dim=1))
+
+    def forward(self, a: torch.Tensor, a_len: torch.Tensor, b: torch.Tensor, b_len: torch.Tensor) -> torch.Tensor:
+        """Probabilities that ``a[i]`` and ``b[i]`` are correlated."""
+        return torch.sigmoid(self.pair_logits(a, a_len, b, b_len))
+
+    def describe(self) -> dict:
+        """Encoder and head configuration as plain values (what a checkpoint stores)."""
+        return {"encoder": self.encoder_config.to_dict(), "head": self.head_config.to_dict()}
+
+    @classmethod
+    def from_description(cls, d: dict) -> "SiameseModel":
+        """Rebuild an (untrained) model from :meth:`describe` output."""
+        return cls(EncoderConfig.from_dict(d["encoder"]), HeadConfig(**d["head"]))
