@@ -222,8 +222,10 @@ step_smoke() {
         trap "rm -rf '$tmp'" EXIT
     fi
     note "in $tmp (removed afterwards)"
-    run "$tool" generate --out "$tmp/raw" --seed 0
-    run "$tool" preprocess --config "$tmp/raw/data_cfg.py" --out "$tmp/alerts.csv" --seed 0
+    # The bundled synthetic data set; data_cfg.py reads it from LRC_DATA_DIR.
+    run "$tool" generate --out "$tmp/raw" --seed 0 --quiet
+    run env LRC_DATA_DIR="$tmp/raw" "$tool" preprocess --config "$REPO/data_cfg.py" \
+        --out "$tmp/alerts.csv" --seed 0 --quiet
     # One batch: as many pairs as one batch holds, one epoch, a small network.
     run env MAX_PAIRS=512 BATCH_SIZE=512 NN_UNITS=16 \
         "$tool" train --csv "$tmp/alerts.csv" --val-cut 0 --seed 0 --epochs 1 \

@@ -199,3 +199,28 @@ def test_cpu_or_other_torch_builds_are_replaced(fake_system, tmp_path, installed
     proc, _ = fake_system("--dry-run", "--venv", str(venv), cuda="12.8", installed=True)
     assert proc.returncode == 0, proc.stderr
     assert f"torch=={torch_pin()} --index-url https://download.pytorch.org/whl/cu128" in proc.stdout
+
+
+def test_smoke_run_commands_are_accepted_by_the_cli(fake_system, tmp_path):
+    """The smoke run's printed commands parse with this checkout's CLI (flags exist, values valid)."""
+    import importlib.util
+    import shlex
+
+    from lstm_rnn_correlation.cli import COMMANDS, build_parser
+
+    proc, _ = fake_system("--dry-run", "--venv", str(tmp_path / "venv"))
+    smoke = proc.stdout.split("==> step: GPU smoke run", 1)[1]
+    commands = [shlex.split(line.strip()[2:]) for line in smoke.splitlines() if line.strip().startswith("+ ")]
+    assert [c for c in commands if any(t.endswith("lstm-rnn-correlation") for t in c)], smoke
+    seen = []
+    for argv in commands:
+        tool = next(i for i, t in enumerate(argv) if t.endswith("lstm-rnn-correlation"))
+        assert all(re.fullmatch(r"env|[A-Z_]+=\S+", t) for t in argv[:tool]), argv
+        args = argv[tool + 1:]
+        name = args[0]
+        if importlib.util.find_spec(COMMANDS[name][0]) is None:
+            continue
+        build_parser(args).parse_args(args)  # exits (fails the test) on an unknown flag
+        seen.append(name)
+    assert "train" in seen or importlib.util.find_spec(COMMANDS["train"][0]) is None
+    assert seen[:2] == ["generate", "preprocess"]
