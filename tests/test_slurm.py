@@ -136,9 +136,12 @@ class Cluster:
                 self.run("scontrol", "update", f"JobId={r['JobId']}", "StartTime=now")
 
     def wait(self, job: str, timeout: float = WAIT) -> dict[str, dict]:
-        """Wait until every task of JOB has ended; returns tasks()."""
-        return self.wait_until(lambda: (lambda t: t if all(r["JobState"] in FINAL for r in t.values()) else None)(
-            self.tasks(job)), f"job {job} to end", timeout)
+        """Wait until every task of JOB has ended (COMPLETING, while processes exit, is not an end)."""
+        def ended():
+            tasks = self.tasks(job)
+            return tasks if all(r["JobState"] in FINAL for r in tasks.values()) else None
+
+        return self.wait_until(ended, f"job {job} to end", timeout)
 
     def wait_until(self, condition, what: str, timeout: float = WAIT):
         """Poll CONDITION until it returns something true (releasing requeued jobs meanwhile)."""
@@ -203,6 +206,10 @@ def cluster(tmp_path_factory):
         still = {name: pid for name, pid in pids.items() if alive(pid)}
         assert down.returncode == 0 and not still, f"daemons left running: {still}\n{down.stderr}"
 
+
+# What train and this script leave in a run folder (evaluate adds to it).
+TRAIN_OUTPUTS = {"checkpoints", "config.json", "info.log", "verbose.log", "metrics.csv", "metrics.png",
+                 "histograms", "pair_errors.csv", "pair_errors.png", "slurm-job.done"}
 
 # Small and quick: one epoch, a tiny network, one CPU thread per task.
 TINY = {"CSVIN": "alerts.csv", "EPOCHS": "1", "NN_UNITS": "8"}
@@ -377,6 +384,7 @@ def test_array_runs_one_cut_per_task_then_the_dependent_results_job(cluster, bac
         if evaluate_exists:
             assert (rec["JobState"], exit_code(rec)) == ("COMPLETED", 0), log
             assert "step evaluate: done" in log and (run / "slurm-job.done").is_file()
+            assert {p.name for p in run.iterdir()} - TRAIN_OUTPUTS, "evaluate wrote nothing into the run folder"
         else:
             assert exit_code(rec) == 30 and "ERROR in step evaluate" in log, log
             assert not (run / "slurm-job.done").exists()
