@@ -223,3 +223,17 @@ def test_bad_lines_stop_with_file_and_line_or_are_counted(trained, tmp_path, cap
     assert summary["parse"]["bad_lines"] == 2 and summary["totals"]["alerts"] == 2
     assert [e[1] for e in summary["parse"]["bad_examples"]] == [2, 4]
     assert "2 lines did not parse" in (out / "report.html").read_text()
+
+
+def test_correlate_follow_from_the_command_line(trained, tmp_path):
+    run, csv, data = trained
+    if not (run / "clusters.npz").exists():
+        assert main(["fit-clusters", "--model", str(run), "--csv", str(csv), "--eps", "0.01",
+                     "--min-samples", "2", "--quiet"]) == 0
+    log = tmp_path / "alert"
+    log.write_text("\n".join(data.alert[:7]) + "\n")
+    out = tmp_path / "live"
+    assert main(["correlate", "--model", str(run), str(log), "--out", str(out), "--quiet", "--follow",
+                 "--batch-lines", "5", "--max-batches", "2", "--poll", "0.05"]) == 0
+    summary = json.loads((out / "groups.json").read_text())
+    assert summary["totals"]["alerts"] == 7 and summary["follow"]["batches"] == 2
