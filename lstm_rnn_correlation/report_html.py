@@ -43,6 +43,9 @@ td.n{text-align:right;white-space:nowrap;width:1%}
 pre{background:#f6f7f9;border:1px solid #e3e6eb;border-radius:4px;padding:7px 9px;margin:8px 0 0;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 .note{color:#5b6375;font-size:13px}
 h3{font-size:14px;margin:18px 0 6px}
+table.overview{background:#fff;border-radius:6px;box-shadow:0 1px 2px rgba(0,0,0,.08);margin:0 0 8px}
+table.overview td{white-space:nowrap}
+table.overview td:last-child{white-space:normal}
 """
 
 
@@ -68,11 +71,20 @@ def _num(value) -> str:
     return f"{value:,}"
 
 
+def _when(ts) -> str:
+    """An ISO timestamp to the second, for reading (the CSV/JSON keep the microseconds)."""
+    return str(ts).replace("T", " ")[:19]
+
+
 def _span(first, last) -> str:
     if not first:
         return "no time"
-    f, l_ = str(first).replace("T", " "), str(last).replace("T", " ")
+    f, l_ = _when(first), _when(last if last else first)
     return f if f == l_ else f"{f} → {l_}"
+
+
+def _plural(n, word: str) -> str:
+    return f"{_num(n)} {word}{'' if n == 1 else 's'}"
 
 
 def _table(rows, head: tuple[str, str]) -> str:
@@ -80,6 +92,12 @@ def _table(rows, head: tuple[str, str]) -> str:
         return '<p class="note">none</p>'
     body = "".join(f'<tr><td>{text(v)}</td><td class="n">{_num(int(c))}</td></tr>' for v, c in rows)
     return f"<table><tr><th>{text(head[0])}</th><th>{text(head[1])}</th></tr>{body}</table>"
+
+
+def _kind(g: dict) -> str:
+    if g.get("status") != "known":
+        return "new"
+    return "known benign pattern" if g.get("incident") == "benign" else f"known: incident {g.get('incident')}"
 
 
 def _group_section(g: dict) -> str:
@@ -92,14 +110,21 @@ def _group_section(g: dict) -> str:
     else:
         tag = "new"
         title = f"Group {g['id']}: matches no known cluster"
-    meta = (f"{_num(g.get('size'))} alerts · {_span(g.get('first'), g.get('last'))} · "
-            f"{_num(g.get('n_hosts'))} hosts · {_num(g.get('n_signatures'))} signatures")
+    meta = (f"{_plural(g.get('size'), 'alert')} · {_span(g.get('first'), g.get('last'))} · "
+            f"{_plural(g.get('n_hosts'), 'host')} · {_plural(g.get('n_signatures'), 'signature')}")
     return (f'<section class="{text(css)}" id="g-{text(g["id"])}">'
             f'<h2>{text(title)}<span class="tag {text(css)}">{text(tag)}</span></h2>'
             f'<p class="meta">{text(meta)}</p>'
             f'<div class="cols"><div>{_table(g.get("signatures", []), ("signature", "alerts"))}</div>'
             f'<div>{_table(g.get("hosts", []), ("host", "alerts"))}</div></div>'
             f'<pre>{text(g.get("representative", ""))}</pre></section>')
+
+
+def _model_line(model: dict) -> str:
+    if not model.get("model_sha256"):
+        return ""
+    return (f" · model {str(model['model_sha256'])[:12]} · eps {model.get('eps')}, min_samples "
+            f"{model.get('min_samples')} · {_plural(model.get('known_clusters', 0), 'known cluster')}")
 
 
 def render_report(summary: dict) -> str:
@@ -133,9 +158,7 @@ def render_report(summary: dict) -> str:
         "<title>Alert groups to review</title>",
         f"<style>{_CSS}</style></head><body>",
         "<header><h1>Alert groups to review</h1>",
-        f"<p>{text(_span(t.get('first'), t.get('last')))} · model {text(str(model.get('model_sha256', ''))[:12])} · "
-        f"eps {text(model.get('eps'))}, min_samples {text(model.get('min_samples'))} · "
-        f"{text(_num(model.get('known_clusters')))} known clusters</p></header><main>",
+        f"<p>{text(_span(t.get('first'), t.get('last')))}{text(_model_line(model))}</p></header><main>",
         '<div class="totals">' + "".join(f'<div class="card"><b>{text(v)}</b><span>{text(k)}</span></div>'
                                          for k, v in cards) + "</div>",
         '<p class="note">Alert reduction factor: alerts in ÷ (groups to review + 1 for the filtered list). '
@@ -148,6 +171,14 @@ def render_report(summary: dict) -> str:
                    f"the first:</p><ul class=\"note\">{examples}</ul>")
     if not groups:
         out.append('<p class="note">No groups: every alert was filtered.</p>')
+    else:
+        rows = "".join(
+            f"<tr><td>{text(g['id'])}</td><td>{text(_kind(g))}</td><td class=\"n\">{_num(g.get('size'))}</td>"
+            f"<td>{text(_span(g.get('first'), g.get('last')))}</td>"
+            f"<td>{text(g['signatures'][0][0] if g.get('signatures') else '')}</td></tr>"
+            for g in groups[:limit])
+        out.append("<h3>Overview</h3><table class=\"overview\"><tr><th>group</th><th>kind</th><th>alerts</th>"
+                   f"<th>time span</th><th>main signature</th></tr>{rows}</table><h3>Groups</h3>")
     for g in groups[:limit]:
         out.append(_group_section(g))
     if len(groups) > limit:
