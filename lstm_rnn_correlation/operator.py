@@ -507,15 +507,6 @@ def alert_lines(records: pd.DataFrame) -> list[str]:
     return lines.tolist()
 
 
-def _endpoint(ip: pd.Series, port: pd.Series) -> np.ndarray:
-    ip_s = ip.astype(object).where(ip.notna(), "")
-    port_s = port.astype("Int64").astype(str).where(port.notna(), "")
-    with_port = port.notna().to_numpy()
-    out = ip_s.to_numpy(dtype=object).copy()
-    out[with_port] = (ip_s[with_port] + ":" + port_s[with_port]).to_numpy()
-    return out
-
-
 def _signature(records: pd.DataFrame) -> np.ndarray:
     msg = records["message"].astype(object).where(records["message"].notna(), "")
     rule = (records["gid"].astype("Int64").astype(str) + ":" + records["sid"].astype("Int64").astype(str) + ":"
@@ -526,12 +517,15 @@ def _signature(records: pd.DataFrame) -> np.ndarray:
     return out
 
 
-GROUPS_COLUMNS = ["group", "status", "cluster", "incident", "distance", "timestamp", "signature", "src", "dst",
-                  "protocol", "priority", "file", "lineno", "alert"]
+GROUPS_COLUMNS = ["group", "status", "cluster", "incident", "distance", "timestamp", "signature", "src_ip",
+                  "src_port", "dst_ip", "dst_port", "protocol", "priority", "file", "lineno", "alert"]
 
 
 def groups_frame(records: pd.DataFrame, corr: Correlation) -> pd.DataFrame:
-    """One row per alert (input order) with its group, status, mapped incident and distance.
+    """One row per alert (input order): :data:`GROUPS_COLUMNS`.
+
+    ``group`` is ``K<cluster>`` (known), ``N<k>`` (new) or empty (filtered); ``distance``
+    is the cosine distance to the nearest known core sample (empty unless known).
 
     Parameters
     ----------
@@ -551,10 +545,12 @@ def groups_frame(records: pd.DataFrame, corr: Correlation) -> pd.DataFrame:
         "distance": np.round(corr.distance, 6),
         "timestamp": records["timestamp"].to_numpy(),
         "signature": _signature(records),
-        "src": _endpoint(records["src_ip"], records["src_port"]),
-        "dst": _endpoint(records["dst_ip"], records["dst_port"]),
+        "src_ip": records["src_ip"].to_numpy(dtype=object),
+        "src_port": records["src_port"].astype("Int64").array,
+        "dst_ip": records["dst_ip"].to_numpy(dtype=object),
+        "dst_port": records["dst_port"].astype("Int64").array,
         "protocol": records["protocol"].to_numpy(dtype=object),
-        "priority": records["priority"].to_numpy(),
+        "priority": records["priority"].astype("Int64").array,
         "file": records["file"].to_numpy(dtype=object),
         "lineno": records["lineno"].to_numpy(),
         "alert": np.asarray(corr.lines, dtype=object),
@@ -565,20 +561,37 @@ def _iso(ts) -> str | None:
     return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).isoformat()
 
 
+def _ranked(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per group, the values of ``column`` with their counts, most frequent first (ties: first seen)."""
+    counts = frame.groupby(["group", column], sort=False).size().reset_index(name="n")
+    counts["order"] = np.arange(len(counts))
+    return counts.sort_values(["group", "n", "order"], ascending=[True, False, True], kind="mergesort")
+
+
 def _top(series: pd.Series, k: int = TOP_ITEMS) -> list:
-    counts = series[series.astype(str) != ""].value_counts(sort=False)
-    if counts.empty:
+    values = series[series.notna() & (series.astype(str) != "")]
+    if values.empty:
         return []
-    frame = pd.DataFrame({"value": counts.index.astype(str), "count": counts.to_numpy()})
-    frame = frame.sort_values(["count", "value"], ascending=[False, True], kind="mergesort").head(k)
-    return [[v, int(c)] for v, c in zip(frame["value"], frame["count"])]
+    ranked = _ranked(pd.DataFrame({"group": 0, "v": values.astype(str).to_numpy()}), "v").head(k)
+    return [[v, int(c)] for v, c in zip(ranked["v"], ranked["n"])]
+
+
+def _top_per_group(ranked: pd.DataFrame, column: str, k: int = TOP_ITEMS) -> dict:
+    head = ranked.groupby("group", sort=False).head(k)
+    out: dict = {}
+    for g, v, c in zip(head["group"], head[column], head["n"]):
+        out.setdefault(g, []).append([str(v), int(c)])
+    return out
 
 
 def summarise(frame: pd.DataFrame, *, parse_report: dict | None = None, model: dict | None = None,
               report_groups: int = DEFAULT_REPORT_GROUPS) -> dict:
     """The content of ``groups.json`` and ``report.html``: totals, groups in review order, filtered summary.
 
-    Groups come largest first, then newest (latest alert) first, then by id.
+    Groups come largest first, then newest (latest alert) first, then by id.  Each has
+    its size, time span, hosts and signatures (most frequent first, with counts) and a
+    representative alert: for a known group the alert nearest the known core samples,
+    for a new group its most frequent line (the first seen among equals).
 
     Parameters
     ----------
@@ -593,35 +606,45 @@ def summarise(frame: pd.DataFrame, *, parse_report: dict | None = None, model: d
     groups = []
     if not grouped.empty:
         g = grouped.groupby("group", sort=False)
-        stats = pd.DataFrame({"size": g.size(), "first": g["timestamp"].min(), "last": g["timestamp"].max()})
+        stats = g.agg(size=("status", "size"), first=("timestamp", "min"), last=("timestamp", "max"),
+                      status=("status", "first"), cluster=("cluster", "first"), incident=("incident", "first"))
         stats["id"] = stats.index
         stats = stats.sort_values(["size", "last", "id"], ascending=[False, False, True], kind="mergesort")
-        for gid in stats.index:
-            rows = grouped[grouped["group"] == gid] if len(stats) < 50 else g.get_group(gid)
-            status = str(rows["status"].iloc[0])
-            if status == "known":
-                rep_pos = int(np.nanargmin(rows["distance"].to_numpy(dtype=float)))
-                rep = rows["alert"].iloc[rep_pos]
-            else:
-                rep = _top(rows["alert"], 1)[0][0]
-            hosts = pd.concat([rows["src"].str.rsplit(":", n=1).str[0].where(~rows["src"].str.count(":").gt(1),
-                                                                              rows["src"]),
-                               rows["dst"].str.rsplit(":", n=1).str[0].where(~rows["dst"].str.count(":").gt(1),
-                                                                              rows["dst"])])
-            st = stats.loc[gid]
+        known = grouped[grouped["status"] == "known"]
+        rep = {}
+        if not known.empty:
+            nearest = known.groupby("group", sort=False)["distance"].idxmin()
+            rep.update(zip(nearest.index, frame.loc[nearest.to_numpy(), "alert"]))
+        new = grouped[grouped["status"] == "new"]
+        if not new.empty:
+            common = _ranked(new, "alert").drop_duplicates("group")
+            rep.update(zip(common["group"], common["alert"]))
+        sig_ranked = _ranked(grouped, "signature")
+        sigs = _top_per_group(sig_ranked, "signature")
+        n_sigs = sig_ranked.groupby("group").size().to_dict()
+        hosts_long = pd.DataFrame({
+            "group": np.concatenate([grouped["group"].to_numpy(), grouped["group"].to_numpy()]),
+            "host": np.concatenate([grouped["src_ip"].to_numpy(dtype=object), grouped["dst_ip"].to_numpy(dtype=object)]),
+        })
+        hosts_long = hosts_long[hosts_long["host"].notna() & (hosts_long["host"].astype(str) != "")]
+        host_ranked = _ranked(hosts_long, "host")
+        hosts = _top_per_group(host_ranked, "host")
+        n_hosts = host_ranked.groupby("group").size().to_dict()
+        for gid, st in zip(stats.index, stats.itertuples(index=False)):
+            status = str(st.status)
             groups.append({
                 "id": str(gid),
                 "status": status,
-                "cluster": None if status != "known" else int(rows["cluster"].iloc[0]),
-                "incident": str(rows["incident"].iloc[0]) if status == "known" else None,
-                "size": int(st["size"]),
-                "first": _iso(st["first"]),
-                "last": _iso(st["last"]),
-                "hosts": _top(hosts),
-                "n_hosts": int(hosts[hosts != ""].nunique()),
-                "signatures": _top(rows["signature"]),
-                "n_signatures": int(rows["signature"].nunique()),
-                "representative": str(rep),
+                "cluster": int(st.cluster) if status == "known" else None,
+                "incident": str(st.incident) if status == "known" else None,
+                "size": int(st.size),
+                "first": _iso(st.first),
+                "last": _iso(st.last),
+                "hosts": hosts.get(gid, []),
+                "n_hosts": int(n_hosts.get(gid, 0)),
+                "signatures": sigs.get(gid, []),
+                "n_signatures": int(n_sigs.get(gid, 0)),
+                "representative": str(rep.get(gid, "")),
             })
     n_groups = len(groups)
     filtered_sigs = _top(filtered["signature"], 50) if not filtered.empty else []
