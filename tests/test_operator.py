@@ -237,3 +237,24 @@ def test_correlate_follow_from_the_command_line(trained, tmp_path):
                  "--batch-lines", "5", "--max-batches", "2", "--poll", "0.05"]) == 0
     summary = json.loads((out / "groups.json").read_text())
     assert summary["totals"]["alerts"] == 7 and summary["follow"]["batches"] == 2
+
+
+def test_same_input_gives_the_same_bytes(rule_setup, tmp_path):
+    emb, clustering = rule_setup
+    lines = [snort(100, n) for n in range(4)] + [snort(300, n) for n in range(5)] + [snort(42, 1)]
+    records = _records(tmp_path, lines)
+    outs = []
+    for k in range(2):
+        frame, summary = correlate_records(Correlator(emb, clustering), records)
+        outs.append(write_outputs(tmp_path / f"r{k}", frame, summary))
+    for name in ("csv", "json", "html"):
+        assert outs[0][name].read_bytes() == outs[1][name].read_bytes()
+
+
+def test_fit_clusters_without_an_operating_point_says_what_to_give(trained, tmp_path, capsys):
+    run, csv, _ = trained
+    capsys.readouterr()
+    assert main(["fit-clusters", "--model", str(run), "--csv", str(csv), "--out", str(tmp_path / "c.npz"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--eps and --min-samples" in err and "Traceback" not in err and not (tmp_path / "c.npz").exists()
