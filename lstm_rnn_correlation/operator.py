@@ -58,16 +58,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lstm_rnn_correlation.errors import AlertParseError, UserError
+from lstm_rnn_correlation.errors import UserError
 
 CLUSTERING_FORMAT = "lstm-rnn-correlation clustering"
 CLUSTERING_VERSION = 1

@@ -14,7 +14,6 @@ import zlib
 
 import numpy as np
 
-from lstm_rnn_correlation.clustering import CosineDBSCAN
 from lstm_rnn_correlation.operator import SavedClustering
 
 DIM = 16
@@ -77,4 +76,4 @@ def clustering_for(embedder: RuleEmbedder, train: dict[int, tuple[int, int]], ep
                           incident_names=names)
 
 
-__all__ = ["DIM", "RuleEmbedder", "clustering_for", "snort", "CosineDBSCAN"]
+__all__ = ["DIM", "RuleEmbedder", "clustering_for", "snort"]
