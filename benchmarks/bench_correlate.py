@@ -100,7 +100,8 @@ def child(args) -> None:
     t0 = time.perf_counter()
     correlator.embedder.transform(sample)
     naive_rate = len(sample) / (time.perf_counter() - t0)
-    print(json.dumps({"phases": t, "total": total, "alerts": len(lines), "distinct": corr.n_distinct,
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"phases": t, "total": total, "cpu_s": usage.ru_utime + usage.ru_stime, "alerts": len(lines), "distinct": corr.n_distinct,
                       "totals": summary["totals"], "naive_lines_per_s": naive_rate,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -179,6 +180,8 @@ def main() -> None:
     print(f"distinct lines: {runs[0]['distinct']:,}; embed+assign: {runs[0]['distinct'] / embed:,.0f} distinct lines/s")
     print(f"embedding every line (no de-duplication), measured on {args.naive_sample:,} lines: {naive:,.0f} lines/s; "
           f"correlate is {rate / naive:,.1f}x faster")
+    print(f"CPU time of the correlate process (all phases, model load and the side-by-side slice included): "
+          f"{med(lambda r: r['cpu_s']):,.0f} s; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"peak memory (RSS): {med(lambda r: r['peak_rss_mb']):,.0f} MB")
     print(f"groups: {json.dumps(runs[0]['totals'])}")
 
