@@ -27,7 +27,9 @@ Two commands:
       incident still shows as one group;
     * **filtered**: the rest (noise among the unknowns).
 
-    Writes, each atomically: ``groups.csv`` (one row per alert, in input order),
+    Writes, each atomically: ``groups.csv`` (one row per alert, in input order:
+    group, status, cluster, incident, distance, timestamp, signature, src/dst ip and
+    port, protocol, priority, file, lineno and the alert line),
     ``groups.json`` (totals, groups, filtered summary) and ``report.html``
     (:mod:`~lstm_rnn_correlation.report_html`: self-contained, everything escaped).
     ``--follow`` tails the logs (:mod:`~lstm_rnn_correlation.follow`) and rewrites the
