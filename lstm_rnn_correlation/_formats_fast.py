@@ -20,10 +20,21 @@ The grammar (one line, parts in this order; ``?`` marks an optional part)::
 
 Any line the grammar accepts is rebuilt byte for byte by :func:`build_fast_line` from the
 parsed fields: each optional part is written exactly when its field is present.
+
+How a block of lines is parsed quickly (:func:`parse_fast_text`): Python's regular
+expressions are slow on alternations and fast on runs of one character class, so each line
+is first matched with :data:`SIMPLE` (timestamp, middle and address tokens as loose runs).
+The middle part (from the separator to ``{PROTO}``) takes few distinct values in a log, so
+each distinct middle is split and checked once with :data:`MID`; timestamps are checked and
+converted as a byte matrix with numpy; IPv4 text is checked once per distinct address.  A
+line :data:`SIMPLE` refuses, or whose parts fail a check, is matched with :data:`LINE`, the
+exact grammar; for a line both accept the two give the same fields (the test suite checks
+this on generated lines).  Errors name the line and say why (:func:`diagnose`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 from dataclasses import dataclass, field
@@ -40,8 +51,8 @@ MIN_YEAR, MAX_YEAR = 1678, 2261
 
 _INT = r"(?:0|[1-9]\d{0,17})"          # fits int64, no leading zeros
 _PORT = r"(?:0|[1-9]\d{0,4})"          # up to 99999; above 65535 is refused with a reason
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_V4 = _OCTET + r"(?:\." + _OCTET + r"){3}"   # a valid IPv4 address, as ipaddress accepts it
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V4 = _OCTET + r"(?:\." + _OCTET + r"){3}"   # a valid IPv4 address (no leading zeros)
 _TS = r"\d\d/\d\d(?:/\d\d(?:\d\d)?)?-\d\d:\d\d:\d\d\.\d{6}"
 _TS_LEN = {21: 0, 24: 2, 26: 4}               # timestamp length -> year digits
 
@@ -64,11 +75,23 @@ _LINE = r"""
 """.format(ts=_TS, mid=_PLAIN_MID, v4=_V4, p=_PORT)
 
 #: one fast line (use ``fullmatch``); groups ts, mid, s4, sp, s6, d4, dp, d6, trail
-LINE = re.compile(_LINE, re.X)
+LINE = re.compile(_LINE, re.X | re.A)
+#: a quick pattern for the common line (protocol and addresses present, no braces in the
+#: message, no trailing white space): simple character classes only.  A line it accepts
+#: is split as LINE would split it once the timestamp shape, the middle (with MID) and the
+#: IPv4 text are checked; anything else goes through LINE.
+SIMPLE = re.compile(r"""
+ (?P<ts>[0-9]{{2}}/[0-9]{{2}}[-/0-9:.]{{15,22}})
+ (?P<mid>\ [^{{}}\n]*\{{[^{{}}\n]+\}})
+ \ (?:(?P<s4>[0-9.]{{7,15}})(?::(?P<sp>{p}))?|(?P<s6>[^\s]+))
+ \ ->\ (?:(?P<d4>[0-9.]{{7,15}})(?::(?P<dp>{p}))?|(?P<d6>[^\s]+))
+ (?P<trail>)
+""".format(p=_PORT), re.X | re.A)
 #: the middle part of a line (use ``fullmatch``)
-MID = re.compile(_MID, re.X)
+MID = re.compile(_MID, re.X | re.A)
 _GROUPS = ("ts", "mid", "s4", "sp", "s6", "d4", "dp", "d6", "trail")
-assert tuple(sorted(LINE.groupindex, key=LINE.groupindex.get)) == _GROUPS and LINE.groups == len(_GROUPS)
+for _p in (LINE, SIMPLE):
+    assert tuple(sorted(_p.groupindex, key=_p.groupindex.get)) == _GROUPS and _p.groups == len(_GROUPS)
 _META = re.compile(r"(?: \[Classification: (?P<cls>[^\]\n]*)\])?(?: \[Priority: (?P<prio>\d+)\])?"
                    r"(?: \{(?P<proto>[^}\n]+)\})?")   # for diagnosis
 _BRACKETED = re.compile(r"\[(?P<ip>[^\]\s]+)\](?::(?P<port>" + _INT + r"))?")
@@ -77,6 +100,7 @@ _BRACKETED = re.compile(r"\[(?P<ip>[^\]\s]+)\](?::(?P<port>" + _INT + r"))?")
 # --------------------------------------------------------------------------- addresses
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _valid_ip(text: str) -> str | None:
     """'4' or '6' for a valid address (an IPv6 address may carry a %zone), else None."""
     if ":" not in text:
@@ -105,9 +129,11 @@ def _addr_options(token: str) -> list[tuple[str, int | None, bool]]:
         port = match.group("port")
         return [(ip, None if port is None else int(port), True)]
     options = []
-    if _valid_ip(token):
-        options.append((token, None, False))
     head, sep, tail = token.rpartition(":")
+    # the whole token can only be an address when its last group fits a hextet and it has
+    # at most eight groups (this skips a failing look-up for most "addr:port" tokens)
+    if (not sep or len(tail) <= 4) and token.count(":") <= 8 and _valid_ip(token):
+        options.append((token, None, False))
     if sep and re.fullmatch(_INT, tail) and _valid_ip(head):
         # an IPv4 address with a port, or an IPv6 address followed by :port
         if head.count(":") != 1:  # "a:b" is neither IPv4 nor IPv6
@@ -162,7 +188,7 @@ def split_address_pair(src: str, dst: str, protocol: str | None):
 class FastChunk:
     """Columns parsed from a run of lines, one entry per alert.
 
-    ``columns`` maps a record column to a numpy array (object arrays for text, None for a
+    ``columns`` maps a record column to a numpy array (object arrays for text, NaN for a
     missing value; ``datetime64[ns]``) or, for nullable integer and boolean columns, to a
     ``(values, present)`` pair of arrays (``present`` None when all are present).
     """
@@ -193,51 +219,47 @@ def _small_ints(values, width: int):
     return out, present
 
 
-def _timestamp_digits(ts) -> tuple[np.ndarray, np.ndarray]:
-    """(n x 26 array of character codes minus 48, zero-padded on the right; lengths)."""
-    n = len(ts)
-    lengths = np.fromiter(map(len, ts), np.int64, n)
-    out = np.zeros((n, 26), dtype=np.int64)
-    for size in np.unique(lengths):
-        rows = np.flatnonzero(lengths == size) if len(np.unique(lengths)) > 1 else slice(None)
-        subset = ts if isinstance(rows, slice) else [ts[i] for i in rows]
-        block = np.frombuffer("".join(subset).encode("ascii"), dtype=np.uint8).reshape(-1, int(size))
-        out[rows, :size] = block
-    out -= 48
-    return out, lengths
-
-
 def _timestamps(ts, default_year: int):
     """Fast-format timestamps -> (datetime64[ns] array, year digits, {row: reason} or None).
 
-    Lines without a year get ``default_year`` (all of them: no guessing of a New Year
-    roll-over, which unsorted or concatenated logs would get wrong).
+    The characters are read as bytes and combined with array arithmetic, one block per
+    timestamp length (21: no year, 24: two digits, 26: four).  Lines without a year get
+    ``default_year`` (all of them: no guessing of a New Year roll-over, which unsorted or
+    concatenated logs would get wrong).
     """
     n = len(ts)
-    d, lengths = _timestamp_digits(ts)
-    year_digits = np.select([lengths == 24, lengths == 26], [2, 4], 0)
-    month = d[:, 0] * 10 + d[:, 1]
-    day = d[:, 3] * 10 + d[:, 4]
+    joined = "".join(ts)
+    if len(joined) in (21 * n, 26 * n):   # lengths are 21, 24 or 26: all the same
+        lengths = np.full(n, len(joined) // max(n, 1), dtype=np.int64)
+        sizes = [len(joined) // max(n, 1)]
+    else:
+        lengths = np.fromiter(map(len, ts), np.int64, n)
+        sizes = np.unique(lengths).tolist()
+    month, day, hour, minute, second, frac = (np.empty(n, dtype=np.int64) for _ in range(6))
     year = np.full(n, default_year, dtype=np.int64)
-    hour, minute, second, frac = (np.zeros(n, dtype=np.int64) for _ in range(4))
-    for digits, shift in ((0, 0), (2, 3), (4, 5)):
-        rows = year_digits == digits
-        if not rows.any():
-            continue
-        part = d[rows]
+    for size in sizes:
+        rows = slice(None) if len(sizes) == 1 else np.flatnonzero(lengths == size)
+        text = joined if len(sizes) == 1 else "".join([ts[i] for i in rows])
+        # one row per character position, contiguous: column arithmetic stays in cache
+        d = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(-1, int(size)).T.astype(np.int32)
+        d -= 48
+        k = {21: 0, 24: 3, 26: 5}[int(size)]
 
-        def number(pos, size):
-            out = np.zeros(len(part), dtype=np.int64)
-            for k in range(size):
-                out = out * 10 + part[:, pos + shift + k]
-            return out
+        def number(pos, width):
+            out = d[pos + k].copy()
+            for j in range(1, width):
+                out *= 10
+                out += d[pos + k + j]
+            return out.astype(np.int64)
 
+        month[rows], day[rows] = number(0 - k, 2), number(3 - k, 2)
         hour[rows], minute[rows], second[rows], frac[rows] = number(6, 2), number(9, 2), number(12, 2), number(15, 6)
-        if digits == 2:
-            yy = number(3, 2)  # positions 6-7
+        if size == 24:
+            yy = number(6 - k, 2)
             year[rows] = np.where(yy < 69, 2000, 1900) + yy
-        elif digits == 4:
-            year[rows] = number(1, 4)  # positions 6-9
+        elif size == 26:
+            year[rows] = number(6 - k, 4)
+    year_digits = np.select([lengths == 24, lengths == 26], [2, 4], 0)
     bad = (month < 1) | (month > 12) | (day < 1) | (hour > 23) | (minute > 59) | (second > 59)
     bad |= (year < MIN_YEAR) | (year > MAX_YEAR)
     months_since = (np.where(bad, 2000, year) - 1970) * 12 + np.where(bad, 1, month) - 1
@@ -262,16 +284,18 @@ def _split_mids(mids: list) -> dict:
     out = {k: [] for k in ("gid", "sid", "rev", "priority", "priority_ok", "message",
                            "classification", "protocol", "action", "ts_sep")}
     for mid in mids:
-        m = MID.fullmatch(mid)
+        m = None if mid is None else MID.fullmatch(mid)
+        if m is None:   # a row that is parsed again with LINE: placeholders
+            m = MID.fullmatch("  [**] [0:0:0]  [**]")
         for k in ("gid", "sid", "rev"):
             out[k].append(int(m.group(k)))
         prio = m.group("prio")
         out["priority"].append(0 if prio is None else int(prio))
         out["priority_ok"].append(prio is not None)
         out["message"].append(m.group("msg"))
-        out["classification"].append(m.group("cls"))
-        out["protocol"].append(m.group("proto"))
-        out["action"].append(m.group("action"))
+        for key, group in (("classification", "cls"), ("protocol", "proto"), ("action", "action")):
+            value = m.group(group)
+            out[key].append(np.nan if value is None else value)
         out["ts_sep"].append(" " + m.group("sep"))
     arrays = {}
     for k, v in out.items():
@@ -286,61 +310,68 @@ def _split_mids(mids: list) -> dict:
     return arrays
 
 
-def parse_fast_text(text: str, first_lineno: int = 1, *, year: int | None = None) -> FastChunk:
-    """Parse a block of fast lines (as returned by :class:`_formats_io.TextChunks`).
+def _ts_shape_ok(ts) -> np.ndarray:
+    """Which timestamps have exactly the shape of the fast grammar (checked as bytes)."""
+    n = len(ts)
+    ok = np.zeros(n, dtype=bool)
+    lengths = np.fromiter(map(len, ts), np.int64, n)
+    for size, template in _TS_TEMPLATES.items():
+        rows = np.flatnonzero(lengths == size)
+        if not len(rows):
+            continue
+        text = "".join(ts) if len(rows) == n else "".join([ts[i] for i in rows])
+        d = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(-1, size)
+        digit = (d >= 48) & (d <= 57)
+        good = np.where(template["digit"], digit, d == template["chars"]).all(axis=1)
+        ok[rows] = good
+    return ok
 
-    Parameters
-    ----------
-    text : whole lines; a final ``\\n`` is allowed.
-    first_lineno : number of the first line.
-    year : year for lines without one (default :data:`DEFAULT_YEAR`).
+
+def _ts_template(shape: str) -> dict:
+    chars = np.frombuffer(shape.encode("ascii"), dtype=np.uint8)
+    return {"digit": chars == ord("9"), "chars": chars}
+
+
+_TS_TEMPLATES = {21: _ts_template("99/99-99:99:99.999999"),
+                 24: _ts_template("99/99/99-99:99:99.999999"),
+                 26: _ts_template("99/99/9999-99:99:99.999999")}
+
+
+def _convert(rows: list, linenos: np.ndarray, raw: np.ndarray, year: int | None, simple: bool):
+    """Columns from the group tuples of matched lines.
+
+    Returns ``(columns, problems, retry)``: ``problems`` maps a row to the reason it is a
+    bad line; ``retry`` lists rows that the simple pattern accepted but that need the exact
+    pattern (odd timestamp, middle or IPv4 text); it is empty unless ``simple``.
     """
-    if not text:
-        return FastChunk(np.zeros(0, dtype=np.int64), {}, 0, 0, [])
-    lines = text.split("\n")
-    if text.endswith("\n"):
-        lines.pop()
-    n = len(lines)
-    matches = list(map(LINE.fullmatch, lines))
-    missed = [i for i, m in enumerate(matches) if m is None]
-    bad = []
-    blank = 0
-    for i in missed:
-        if lines[i].strip():
-            bad.append((first_lineno + i, diagnose(lines[i]), lines[i]))
-        else:
-            blank += 1
-    if missed:
-        keep = np.ones(n, dtype=bool)
-        keep[missed] = False
-        kept = np.flatnonzero(keep)
-        linenos = kept + first_lineno
-        raw = np.empty(len(kept), dtype=object)
-        raw[:] = [lines[i] for i in kept]
-        rows = [m.groups("") for m in matches if m is not None]
-    else:
-        linenos = np.arange(first_lineno, first_lineno + n, dtype=np.int64)
-        raw = np.empty(n, dtype=object)
-        raw[:] = lines
-        rows = [m.groups("") for m in matches]
-    del matches, lines
     m = len(rows)
-    if m == 0:
-        return FastChunk(np.zeros(0, dtype=np.int64), {}, n, blank, bad)
     ts, mid, s4, sp, s6, d4, dp, d6, trail = zip(*rows)
-    del rows
-    problems: dict[int, str] = {}   # kept row -> reason
-
-    ts_ns, year_digits, ts_reasons = _timestamps(ts, DEFAULT_YEAR if year is None else int(year))
-    if ts_reasons:
-        problems.update(ts_reasons)
+    problems: dict[int, str] = {}
+    retry = np.zeros(m, dtype=bool)
 
     codes, uniq = _codes(mid)
+    if simple:
+        uniq_ok = np.array([MID.fullmatch(u) is not None for u in uniq], dtype=bool)
+        retry |= ~uniq_ok[codes]
+        retry |= ~_ts_shape_ok(ts)
+        # IPv4 text: a valid address (no leading zeros), checked once per distinct value
+        v4 = dict.fromkeys(s4)
+        v4.update(dict.fromkeys(d4))
+        bad_v4 = {ip for ip in v4 if ip and _valid_ip(ip) != "4"}
+        if bad_v4:
+            retry |= np.fromiter((a in bad_v4 or b in bad_v4 for a, b in zip(s4, d4)), bool, m)
+        if retry.any():
+            uniq = [u if ok else None for u, ok in zip(uniq, uniq_ok)]
+            ts = tuple("01/01-00:00:00.000000" if r else t for t, r in zip(ts, retry))
     parts = _split_mids(uniq)
     columns = {name: parts[name][codes] for name in ("message", "classification", "protocol", "action", "ts_sep")}
     for name in ("gid", "sid", "rev"):
         columns[name] = (parts[name][codes], None)
     columns["priority"] = (parts["priority"][codes], parts["priority_ok"][codes])
+
+    ts_ns, year_digits, ts_reasons = _timestamps(ts, DEFAULT_YEAR if year is None else int(year))
+    if ts_reasons:
+        problems.update(ts_reasons)
 
     # addresses: IPv4 from the pattern, anything else through split_address_pair
     src_ip = np.empty(m, dtype=object)
@@ -349,8 +380,7 @@ def parse_fast_text(text: str, first_lineno: int = 1, *, year: int | None = None
     dst_ip[:] = d4
     src_port, src_ok = _small_ints(sp, 5)
     dst_port, dst_ok = _small_ints(dp, 5)
-    all_v4 = s6.count("") == m and d6.count("") == m
-    if all_v4:
+    if s6.count("") == m and d6.count("") == m:
         has_addr = src_ip != ""
         odd = []
     else:
@@ -361,16 +391,18 @@ def parse_fast_text(text: str, first_lineno: int = 1, *, year: int | None = None
         has_addr = (src_ip != "") | (s6a != "")
         odd = np.flatnonzero((s6a != "") | (d6a != ""))
     if not has_addr.all():
-        src_ip[~has_addr] = None
-        dst_ip[~has_addr] = None
+        src_ip[~has_addr] = np.nan
+        dst_ip[~has_addr] = np.nan
     bracketed = np.zeros(m, dtype=bool)
     if len(odd):
         protocol = columns["protocol"]
         cache: dict = {}
         for i in odd:
+            if retry[i]:
+                continue
             s_tok = s6[i] or (s4[i] + (":" + sp[i] if sp[i] else ""))
             d_tok = d6[i] or (d4[i] + (":" + dp[i] if dp[i] else ""))
-            key = (s_tok, d_tok, protocol[i])
+            key = (s_tok, d_tok, protocol[i] if isinstance(protocol[i], str) else None)
             if key not in cache:
                 try:
                     cache[key] = split_address_pair(*key)
@@ -387,7 +419,10 @@ def parse_fast_text(text: str, first_lineno: int = 1, *, year: int | None = None
         for i in np.flatnonzero(present & (port > 65535)):
             problems.setdefault(int(i), f"{side} port {port[i]} out of range 0-65535")
     trailing = np.empty(m, dtype=object)
-    trailing[:] = "" if trail.count("") == m else trail
+    if trail.count("") == m:
+        trailing.fill("")
+    else:
+        trailing[:] = trail
     columns.update({
         "timestamp": ts_ns,
         "src_ip": src_ip, "src_port": (src_port, src_ok),
@@ -396,17 +431,104 @@ def parse_fast_text(text: str, first_lineno: int = 1, *, year: int | None = None
         "year_digits": (year_digits.astype(np.int64), None),
         "ip_brackets": (bracketed, has_addr),
         "trailing": trailing,
+        "lineno": linenos,
     })
-    if problems:
-        drop = np.zeros(m, dtype=bool)
-        for i, reason in problems.items():
-            drop[i] = True
-            bad.append((int(linenos[i]), reason, raw[i]))
-        keep2 = ~drop
-        linenos = linenos[keep2]
-        columns = {k: (tuple(a[keep2] if a is not None else None for a in v) if isinstance(v, tuple) else v[keep2])
-                   for k, v in columns.items()}
-        bad.sort(key=lambda b: b[0])
+    for i in np.flatnonzero(retry):
+        problems.pop(int(i), None)
+    return columns, problems, np.flatnonzero(retry)
+
+
+def _take(columns: dict, index) -> dict:
+    return {k: (tuple(None if a is None else a[index] for a in v) if isinstance(v, tuple) else v[index])
+            for k, v in columns.items()}
+
+
+def _concat_columns(a: dict, b: dict) -> dict:
+    out = {}
+    for k, va in a.items():
+        vb = b[k]
+        if isinstance(va, tuple):
+            pa = np.ones(len(va[0]), bool) if va[1] is None else va[1]
+            pb = np.ones(len(vb[0]), bool) if vb[1] is None else vb[1]
+            out[k] = (np.concatenate([va[0], vb[0]]), np.concatenate([pa, pb]))
+        else:
+            out[k] = np.concatenate([va, vb])
+    return out
+
+
+def parse_fast_text(text: str, first_lineno: int = 1, *, year: int | None = None) -> FastChunk:
+    """Parse a block of fast lines (as returned by :class:`_formats_io.TextChunks`).
+
+    Each line is first matched with :data:`SIMPLE` (quick); lines it refuses, and lines
+    whose timestamp, middle or IPv4 text then fail their exact check, are matched with
+    :data:`LINE`, the exact grammar, whose result they would have had anyway.
+
+    Parameters
+    ----------
+    text : whole lines; a final ``\\n`` is allowed.
+    first_lineno : number of the first line.
+    year : year for lines without one (default :data:`DEFAULT_YEAR`).
+    """
+    if not text:
+        return FastChunk(np.zeros(0, dtype=np.int64), {}, 0, 0, [])
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    n = len(lines)
+    matches = list(map(SIMPLE.fullmatch, lines))
+    missed = [i for i, m in enumerate(matches) if m is None]
+    if missed:
+        keep = np.ones(n, dtype=bool)
+        keep[missed] = False
+        index = np.flatnonzero(keep)
+        rows = [m.groups("") for m in matches if m is not None]
+    else:
+        index = np.arange(n)
+        rows = [m.groups("") for m in matches]
+    del matches
+    raw = np.empty(n, dtype=object)
+    raw[:] = lines
+    if missed:
+        raw = raw[index]
+    columns, problems, retry = (_convert(rows, index + first_lineno, raw, year, simple=True)
+                                if rows else ({}, {}, np.zeros(0, np.intp)))
+    del rows
+    bad = [(int(index[i]) + first_lineno, reason, raw[i]) for i, reason in problems.items()]
+    blank = 0
+    # the exact pattern for the rest
+    slow = sorted(missed + index[retry].tolist())
+    slow_rows, slow_index = [], []
+    for i in slow:
+        line = lines[i]
+        m = LINE.fullmatch(line)
+        if m is not None:
+            slow_rows.append(m.groups(""))
+            slow_index.append(i)
+        elif line.strip():
+            bad.append((first_lineno + i, diagnose(line), line))
+        else:
+            blank += 1
+    drop = np.zeros(len(index), dtype=bool)
+    drop[list(problems)] = True
+    drop[retry] = True
+    if drop.any():
+        columns = _take(columns, ~drop)
+    if slow_rows:
+        slow_index = np.array(slow_index, dtype=np.intp)
+        slow_raw = np.empty(len(slow_index), dtype=object)
+        slow_raw[:] = [lines[i] for i in slow_index]
+        cols2, problems2, retry2 = _convert(slow_rows, slow_index + first_lineno, slow_raw, year, simple=False)
+        assert not len(retry2)
+        bad += [(int(slow_index[i]) + first_lineno, reason, slow_raw[i]) for i, reason in problems2.items()]
+        if problems2:
+            keep2 = np.ones(len(slow_index), dtype=bool)
+            keep2[list(problems2)] = False
+            cols2 = _take(cols2, keep2)
+        columns = _concat_columns(columns, cols2) if columns else cols2
+        order = np.argsort(columns["lineno"], kind="stable")
+        columns = _take(columns, order)
+    bad.sort(key=lambda b: b[0])
+    linenos = columns.pop("lineno") if columns else np.zeros(0, dtype=np.int64)
     return FastChunk(linenos, columns, n, blank, bad)
 
 

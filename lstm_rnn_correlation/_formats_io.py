@@ -29,7 +29,7 @@ from typing import Iterator
 from lstm_rnn_correlation.errors import UserError
 
 #: bytes read at a time; chunks end on a line boundary
-CHUNK_BYTES = 8 * 1024 * 1024
+CHUNK_BYTES = 4 * 1024 * 1024
 #: bytes looked at to tell text from binary (and to sniff formats)
 HEAD_BYTES = 64 * 1024
 
@@ -67,7 +67,13 @@ def check_file(path) -> Path:
     return p
 
 
-def _is_gzip(path: Path) -> bool:
+def is_gzip(path) -> bool:
+    """Whether a file starts with the gzip magic bytes.
+
+    Parameters
+    ----------
+    path : the file.
+    """
     with open(path, "rb") as handle:
         return handle.read(2) == _GZIP_MAGIC
 
@@ -78,7 +84,7 @@ def _gzip_error(path: Path, exc: BaseException) -> UserError:
 
 def _open_binary(path: Path):
     try:
-        if _is_gzip(path):
+        if is_gzip(path):
             return gzip.open(path, "rb")
         return open(path, "rb")
     except OSError as exc:

@@ -93,7 +93,7 @@ import pandas as pd
 
 from lstm_rnn_correlation import _formats_fast as _fast
 from lstm_rnn_correlation._formats_fast import DEFAULT_YEAR, MAX_YEAR, MIN_YEAR, build_fast_line
-from lstm_rnn_correlation._formats_io import HEAD_BYTES, TextChunks, check_file, read_head, read_text
+from lstm_rnn_correlation._formats_io import HEAD_BYTES, TextChunks, check_file, is_gzip, read_head, read_text
 from lstm_rnn_correlation.errors import AlertParseError, UserError
 
 __all__ = [
@@ -120,6 +120,10 @@ _DETECTOR = {"snort": "snort", "suricata-fast": "suricata", "eve": "suricata"}
 
 
 # --------------------------------------------------------------------------- report
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass
@@ -164,16 +168,16 @@ class ParseReport:
         kinds = Counter(self.formats.values())
         fmt = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
         files = f"{self.files} file{'s' if self.files != 1 else ''}" + (f" ({fmt})" if fmt else "")
-        out = [f"parsed {files}: {self.lines:,} lines, {self.alerts:,} alerts"]
+        out = [f"parsed {files}: {_count(self.lines, 'line')}, {_count(self.alerts, 'alert')}"]
         if self.skipped_events:
-            out.append(f"  {self.skipped_events:,} non-alert EVE events skipped")
+            out.append(f"  {_count(self.skipped_events, 'non-alert EVE event')} skipped")
         if self.blank_lines:
-            out.append(f"  {self.blank_lines:,} blank lines skipped")
+            out.append(f"  {_count(self.blank_lines, 'blank line')} skipped")
         if self.bad_lines:
-            out.append(f"  {self.bad_lines:,} bad lines skipped; the first:")
+            out.append(f"  {_count(self.bad_lines, 'bad line')} skipped; the first:")
             out.extend(f"    {f}:{n}: {r}" for f, n, r in self.bad_examples)
         if self.replaced_chars:
-            out.append(f"  {self.replaced_chars:,} characters replaced by '?' (not ASCII or not UTF-8)")
+            out.append(f"  {_count(self.replaced_chars, 'character')} replaced by '?' (not ASCII or not UTF-8)")
         if self.empty_files:
             out.append(f"  empty files: {', '.join(self.empty_files)}")
         out.extend(f"  note: {n}" for n in self.notes)
@@ -198,20 +202,33 @@ class ParseResult:
 
 
 def _obj(values) -> np.ndarray:
-    """A 1-d object array of the given values (strings are never split into characters)."""
-    values = list(values)
+    """A 1-d object array of the given values, NaN for None (strings are not split up)."""
+    values = [np.nan if v is None else v for v in values]
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
 
 
-class _Part:
-    """Columns of one file: numpy arrays; Int64/boolean columns as (values, present)."""
+def _filled(n: int, value) -> np.ndarray:
+    """An object array holding ``value`` n times (one shared object; np.full would copy it)."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
 
-    def __init__(self, n: int, columns: dict, constants: dict):
-        self.n = n
-        self.columns = columns
+
+class _Part:
+    """The parsed alerts of one file, as blocks of columns (one block per chunk of text).
+
+    A block is ``(n, columns)``: numpy arrays of length n; Int64 and boolean columns as
+    ``(values, present)`` with ``present`` None when every value is present.  ``constants``
+    fill whole columns (detector, format, file).  Blocks are concatenated only once, into
+    the final frame, and freed column by column on the way.
+    """
+
+    def __init__(self, blocks: list, constants: dict):
+        self.blocks = blocks
         self.constants = constants
+        self.n = sum(n for n, _ in blocks)
 
 
 def _na_piece(name: str, n: int):
@@ -222,25 +239,26 @@ def _na_piece(name: str, n: int):
         return (np.zeros(n, dtype=bool if dtype == "boolean" else np.int64), np.zeros(n, dtype=bool))
     if dtype == "int64":
         return np.zeros(n, dtype=np.int64)
-    return np.full(n, None, dtype=object)
+    return _filled(n, np.nan)
 
 
-def _piece(part: _Part, name: str):
-    if name in part.columns:
-        return part.columns[name]
-    if name in part.constants:
-        return np.full(part.n, part.constants[name], dtype=object)
-    return _na_piece(name, part.n)
+def _pieces(part: _Part, name: str) -> list:
+    out = []
+    for n, columns in part.blocks:
+        if name in columns:
+            out.append(columns.pop(name))   # the frame's copy replaces it
+        elif name in part.constants:
+            out.append(_filled(n, part.constants[name]))
+        else:
+            out.append(_na_piece(name, n))
+    return out
 
 
 _STR = pd.api.types.pandas_dtype("str")
 
 
 def _str_array(values: np.ndarray):
-    """A pandas "str" array from an object array of str/None/NaN (modified in place)."""
-    missing = pd.isna(values)
-    if missing.any():
-        values[missing] = np.nan
+    """A pandas "str" array from an object array of str or NaN (no copy)."""
     if getattr(_STR, "storage", None) == "python":
         return pd.arrays.StringArray(values, dtype=_STR)  # validates, no copy
     return pd.array(values, dtype=_STR)
@@ -251,7 +269,7 @@ def _assemble(parts: list[_Part]) -> pd.DataFrame:
     total = sum(p.n for p in parts)
     for name in ALL_COLUMNS:
         dtype = COLUMN_DTYPES[name]
-        pieces = [_piece(p, name) for p in parts] or [_na_piece(name, 0)]
+        pieces = [piece for p in parts for piece in _pieces(p, name)] or [_na_piece(name, 0)]
         if dtype in ("Int64", "boolean"):
             values = np.concatenate([p[0] for p in pieces])
             present = np.concatenate([p[1] if p[1] is not None else np.ones(len(p[0]), bool) for p in pieces])
@@ -264,8 +282,7 @@ def _assemble(parts: list[_Part]) -> pd.DataFrame:
             data[name] = np.concatenate(pieces).astype(np.int64, copy=False)
         else:
             data[name] = _str_array(np.concatenate(pieces))
-        for p in parts:  # free as we go
-            p.columns.pop(name, None)
+        del pieces
     frame = pd.DataFrame(data, index=pd.RangeIndex(total), copy=False)
     return frame[ALL_COLUMNS]
 
@@ -286,30 +303,19 @@ def _bad(report: ParseReport, path, skip: bool, lineno: int, reason: str, line: 
 
 def _read_fast(path: Path, fmt: str, report: ParseReport, *, skip: bool, year, progress) -> _Part:
     chunks = TextChunks(path)
-    pieces = []
+    blocks = []
     for text, first in chunks:
         piece = _fast.parse_fast_text(text, first, year=year)
+        progress.update(len(text))
+        del text
         report.lines += piece.lines
         report.blank_lines += piece.blank
         for lineno, reason, line in piece.bad:
             _bad(report, path, skip, lineno, reason, line)
-        pieces.append(piece)
-        progress.update(len(text))
+        if len(piece.lineno):
+            blocks.append((len(piece.lineno), dict(piece.columns, lineno=piece.lineno)))
     _finish_chunks(path, chunks, report)
-    columns = {}
-    names = set().union(*(p.columns for p in pieces)) if pieces else set()
-    for name in names:
-        vals = [p.columns[name] for p in pieces if name in p.columns]
-        if isinstance(vals[0], tuple):
-            columns[name] = (np.concatenate([v[0] for v in vals]),
-                             np.concatenate([np.ones(len(v[0]), bool) if v[1] is None else v[1] for v in vals]))
-        else:
-            columns[name] = np.concatenate(vals)
-        for p in pieces:
-            p.columns.pop(name, None)
-    linenos = np.concatenate([p.lineno for p in pieces]) if pieces else np.zeros(0, np.int64)
-    columns["lineno"] = linenos
-    return _Part(len(linenos), columns, {"detector": _DETECTOR[fmt], "format": fmt, "file": str(path)})
+    return _Part(blocks, {"detector": _DETECTOR[fmt], "format": fmt, "file": str(path)})
 
 
 def _finish_chunks(path: Path, chunks: TextChunks, report: ParseReport) -> None:
@@ -335,7 +341,7 @@ def _fast_row_to_dict(piece: "_fast.FastChunk", i: int = 0) -> dict:
         elif value.dtype.kind == "M":
             row[name] = pd.Timestamp(value[i])
         else:
-            row[name] = value[i]
+            row[name] = value[i] if isinstance(value[i], str) else None
     return row
 
 
@@ -591,8 +597,8 @@ def _read_eve(path: Path, report: ParseReport, *, skip: bool, progress) -> _Part
                          np.array([v is not None for v in vals], dtype=bool))
     for name in ("message", "classification", "protocol", "src_ip", "dst_ip", "utc_offset", "action"):
         columns[name] = _obj([r[name] for r in rows])
-    columns["ts_sep"] = np.full(n, "  ", dtype=object)
-    return _Part(n, columns, {"detector": "suricata", "format": "eve", "file": str(path)})
+    columns["ts_sep"] = _filled(n, "  ")
+    return _Part([(n, columns)], {"detector": "suricata", "format": "eve", "file": str(path)})
 
 
 def _is_json_object(line: str) -> bool:
@@ -605,6 +611,56 @@ def _is_json_object(line: str) -> bool:
 # --------------------------------------------------------------------------- AIT-ADS CSV
 
 
+_UNIX_INT = re.compile(r"-?\d{1,12}")
+_NS_MIN, _NS_MAX = pd.Timestamp.min.value, pd.Timestamp.max.value
+
+
+def _ait_records(lines: list[str]):
+    """Yield ``(first_lineno, fields or csv.Error, raw text)`` for each CSV record.
+
+    Lines without a double quote are split on commas directly (AIT-ADS files have none);
+    otherwise the csv module reads the record, which may then span several lines.
+    """
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        if '"' not in line:
+            yield i + 1, line.split(","), line
+            i += 1
+            continue
+        consumed = [0]
+
+        def feed(start=i):
+            for j in range(start, n):
+                consumed[0] = j - start + 1
+                yield lines[j] + "\n"
+
+        try:
+            fields = next(csv.reader(feed()))
+        except csv.Error as exc:
+            fields = exc
+        except StopIteration:  # pragma: no cover - a non-empty line always gives a record
+            fields = []
+        count = max(consumed[0], 1)
+        yield i + 1, fields, "\n".join(lines[i:i + count])
+        i += count
+
+
+def _ait_time(text: str) -> int:
+    """Unix seconds (integer or decimal) -> nanoseconds; ValueError if not a number in range."""
+    t = text.strip()
+    if _UNIX_INT.fullmatch(t):
+        ns = int(t) * 1_000_000_000
+    else:
+        seconds = float(t)
+        if not math.isfinite(seconds) or abs(seconds) > 1e12:
+            raise ValueError
+        ns = int(round(seconds * 1e6)) * 1000
+    if not _NS_MIN <= ns <= _NS_MAX:
+        raise ValueError
+    return ns
+
+
 def _read_ait(path: Path, report: ParseReport, *, skip: bool, progress) -> _Part:
     text, chunks = read_text(path)
     _finish_chunks(path, chunks, report)
@@ -613,59 +669,33 @@ def _read_ait(path: Path, report: ParseReport, *, skip: bool, progress) -> _Part
     if lines and lines[-1] == "":
         lines.pop()
     report.lines += len(lines)
-    cursor = {"n": 0}
-
-    def feed():
-        for line in lines:
-            cursor["n"] += 1
-            yield line
-
-    reader = csv.reader(feed())
     header = None
     index: dict = {}
     rows, raws, linenos = [], [], []
-    while True:
-        start = cursor["n"] + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            _bad(report, path, skip, start, f"CSV error: {exc}", lines[start - 1] if start <= len(lines) else None)
+    for start, fields, raw in _ait_records(lines):
+        if isinstance(fields, csv.Error):
+            _bad(report, path, skip, start, f"CSV error: {fields}", raw)
             continue
-        raw = "\n".join(lines[start - 1:cursor["n"]])
-        if not fields or not "".join(fields).strip():
+        if not raw.strip():
             report.blank_lines += 1
             continue
         if header is None:
-            header = [f.strip() for f in fields]
+            header = [f.strip().strip('"') for f in fields]
             missing = [c for c in AIT_ADS_COLUMNS if c not in header]
             if missing:
                 raise UserError(f"{path}:{start}: not an AIT-ADS CSV header (needs columns "
                                 f"{','.join(AIT_ADS_COLUMNS)}; missing {', '.join(missing)})")
-            index = {c: header.index(c) for c in AIT_ADS_COLUMNS}
+            index = [header.index(c) for c in AIT_ADS_COLUMNS]
             continue
         if len(fields) != len(header):
             _bad(report, path, skip, start, f"expected {len(header)} fields, found {len(fields)}", raw)
             continue
-        t = fields[index["time"]].strip()
         try:
-            if re.fullmatch(r"-?\d{1,12}", t):
-                ns = int(t) * 1_000_000_000
-            else:
-                seconds = float(t)
-                if not math.isfinite(seconds) or abs(seconds) > 1e12:
-                    raise ValueError
-                ns = int(round(seconds * 1e6)) * 1000
-        except ValueError:
-            _bad(report, path, skip, start, f"time {t!r} is not a number of unix seconds", raw)
+            ns = _ait_time(fields[index[0]])
+        except (ValueError, OverflowError):
+            _bad(report, path, skip, start, f"time {fields[index[0]]!r} is not unix seconds in range", raw)
             continue
-        lo, hi = pd.Timestamp.min.value, pd.Timestamp.max.value
-        if not lo <= ns <= hi:
-            _bad(report, path, skip, start, f"time {t} is out of range", raw)
-            continue
-        name = fields[index["name"]]
-        rows.append((ns, name, *(fields[index[c]] for c in AIT_ADS_COLUMNS[2:])))
+        rows.append((ns, *(fields[k] for k in index[1:])))
         raws.append(raw)
         linenos.append(start)
     n = len(rows)
@@ -675,13 +705,13 @@ def _read_ait(path: Path, report: ParseReport, *, skip: bool, progress) -> _Part
     columns = {
         "timestamp": np.array(cols[0], dtype=np.int64).view("M8[ns]"),
         "message": names,
-        "detector": _obj([_ait_detector(nm) for nm in names]),
+        "detector": _obj(map({nm: _ait_detector(nm) for nm in set(names)}.__getitem__, names)),
         "raw": _obj(raws),
         "lineno": np.array(linenos, dtype=np.int64),
     }
     for k, c in enumerate(AIT_ADS_COLUMNS[2:], start=2):
         columns[c] = _obj(cols[k])
-    return _Part(n, columns, {"format": "ait-ads", "file": str(path)})
+    return _Part([(n, columns)], {"format": "ait-ads", "file": str(path)})
 
 
 def _ait_detector(name: str) -> str:
@@ -801,7 +831,8 @@ def read_alerts(paths, fmt: str = "auto", *, skip_bad_lines: bool = False, year:
     if not quiet:
         from tqdm.auto import tqdm
 
-        total = sum(p.stat().st_size for p in checked)
+        # characters of text; the size on disk says nothing about gzipped files
+        total = None if any(is_gzip(p) for p in checked) else sum(p.stat().st_size for p in checked)
         progress = tqdm(total=total, unit="B", unit_scale=True, desc="parse alerts", file=sys.stderr)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small tuples: the cyclic collector only slows parsing down

@@ -51,7 +51,7 @@ def records_of(path, *args, **kwargs) -> pd.DataFrame:
 MESSAGES = ["(http_inspect) NO CONTENT-LENGTH OR TRANSFER-ENCODING IN HTTP RESPONSE",
             "ET TROJAN Zeus POST Request to CnC", "odd  spacing  ", " leading space",
             "brackets [x] and [**] inside", "arrow -> inside", '"quoted" message', "", "ends with ]",
-            "[**]", "a [**] [Classification: fake] [Priority: 9] b"]
+            "[**]", "a [**] [Classification: fake] [Priority: 9] b", "braces {x} inside", "{TCP} 1.2.3.4 -> 5.6.7.8"]
 CLASSES = [None, "Unknown Traffic", "A Network Trojan was detected", "(null)", ""]
 PROTOS = ["TCP", "UDP", "ICMP", "IPV6-ICMP", "IPv6-ICMP", "PROTO:255", "SCTP", None]
 
@@ -121,16 +121,15 @@ def test_fixture_lines_round_trip_exactly(line):
 def test_generated_lines_round_trip_and_bulk_equals_single(tmp_path):
     rng = random.Random(20170101)
     lines = [random_line(rng) for _ in range(3000)]
-    rebuilt = [build_fast_line(parse_fast_line(line)) for line in lines]
-    assert rebuilt == lines
     path = tmp_path / "random.log"
     path.write_text("\n".join(lines) + "\n", encoding="ascii")
     records = records_of(path, "snort")
     assert records["raw"].tolist() == lines
     assert records["lineno"].tolist() == list(range(1, len(lines) + 1))
-    # the bulk parser and the one-line parser agree on every field
+    # the one-line parser round-trips too, and agrees with the bulk parser on every field
     for i in rng.sample(range(len(lines)), 300):
         single = parse_fast_line(lines[i])
+        assert build_fast_line(single) == lines[i]
         row = records.iloc[i]
         for name in ["timestamp", "gid", "sid", "rev", "message", "classification", "priority", "protocol",
                      "src_ip", "src_port", "dst_ip", "dst_port", "action", "year_digits", "ts_sep",
@@ -143,6 +142,38 @@ def test_generated_lines_round_trip_and_bulk_equals_single(tmp_path):
                 assert got == expected, (name, lines[i])
     # rows as preprocessing sees them (to_dict) rebuild the raw lines too
     assert [build_fast_line(r) for r in records.to_dict("records")] == lines
+
+
+def _damaged(rng: random.Random, line: str) -> str:
+    """A line with one small random fault (or none)."""
+    faults = [
+        lambda t: t.replace(".", "0", 1),                     # timestamp shape
+        lambda t: t[:14] + "." + t[15:] if len(t) > 15 else t,
+        lambda t: t.replace("[**]", "[*]", 1),
+        lambda t: t.replace("1.", "999.", 1),                 # octet out of range
+        lambda t: t.replace(" -> ", " => ", 1),
+        lambda t: t + " extra",
+        lambda t: "",
+        lambda t: "   ",
+        lambda t: t.replace(":", ":0", 1),
+    ]
+    return rng.choice(faults)(line) if rng.random() < 0.3 else line
+
+
+def test_quick_pattern_gives_what_the_exact_grammar_gives(tmp_path, monkeypatch):
+    """Lines the quick pattern takes must parse exactly as the exact grammar alone parses them."""
+    from lstm_rnn_correlation import _formats_fast
+
+    rng = random.Random(99)
+    lines = [_damaged(rng, random_line(rng)) for _ in range(3000)]
+    path = tmp_path / "mixed.log"
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")
+    quick = read_alerts(path, "snort", skip_bad_lines=True)
+    monkeypatch.setattr(_formats_fast, "SIMPLE", __import__("re").compile(r"(?!)" + "()" * 9))
+    exact = read_alerts(path, "snort", skip_bad_lines=True)
+    pd.testing.assert_frame_equal(quick.records, exact.records)
+    assert quick.report.to_dict() == exact.report.to_dict()
+    assert 0 < quick.report.bad_lines < len(lines) // 3
 
 
 def test_edited_fields_are_honoured_when_rebuilding():
@@ -534,6 +565,18 @@ def test_ait_ads_bad_rows_and_header(tmp_path):
     no_header.write_text("\n".join(text[1:]) + "\n")
     with pytest.raises(UserError, match="header"):
         read_alerts(no_header, "ait-ads")
+
+
+def test_ait_ads_quoted_field_over_two_lines(tmp_path):
+    text = AIT_SAMPLE.read_text().splitlines()
+    path = tmp_path / "quoted.csv"
+    path.write_text("\n".join(text[:2] + ['1642723350,"Wazuh: two\nlines, quoted",1.2.3.4,mail,W,false_positive,-'] + text[2:]))
+    records = read_alerts(path).records
+    assert records["message"].tolist()[1] == "Wazuh: two\nlines, quoted"
+    assert records["lineno"].tolist() == [2, 3, 5, 6, 7]
+    assert records["raw"].iloc[1] == '1642723350,"Wazuh: two\nlines, quoted",1.2.3.4,mail,W,false_positive,-'
+    with pytest.raises(ValueError, match="line break"):      # the model's text stays one line
+        build_alert_line(records.iloc[1].to_dict())
 
 
 @needs_ait
