@@ -23,7 +23,7 @@
 #   3. train      lstm-rnn-correlation train --csv CSVIN --val-cut VAL_CUT
 #                 --seed RAND_SEED --out RUN [--resume RUN] --quiet
 #                 [--threads SLURM_CPUS_PER_TASK]
-#   4. evaluate   lstm-rnn-correlation evaluate RUN
+#   4. evaluate   lstm-rnn-correlation evaluate RUN --quiet
 #   5. finish     writes RUN/slurm-job.done
 #
 # A run folder that continues an older one names it in slurm-job.resumed-from.
@@ -49,7 +49,7 @@
 #                     read by `lstm-rnn-correlation train` itself; OLD_JOB turns
 #                     off this script's own resume logic
 #   TRAIN_ARGS        more train flags, e.g. "--device cuda --scheme paper"
-#   EVALUATE_ARGS     more evaluate flags
+#   EVALUATE_ARGS     more evaluate flags, e.g. "--selection reuse --no-plots"
 #   LSTM_RNN_CORRELATION  the command (default: lstm-rnn-correlation on PATH,
 #                     else .venv/bin/lstm-rnn-correlation in the submit directory)
 #
@@ -271,7 +271,7 @@ step_train() {
 
 step_evaluate() {
     STEP=evaluate
-    run_step $EXIT_EVALUATE "$TOOL" evaluate "$RUN" "${EVALUATE_EXTRA[@]}"
+    run_step $EXIT_EVALUATE "$TOOL" evaluate "$RUN" --quiet "${EVALUATE_EXTRA[@]}"
 }
 
 step_finish() {

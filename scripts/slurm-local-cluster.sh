@@ -114,7 +114,9 @@ SlurmUser=$user
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
+# cred_expire is also how long a requeued job waits before it may start again
+# (default 120 s); a job released sooner can fail with "Job credential revoked".
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=15
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/slurmd-%n
 SlurmctldPidFile=$dir/run/slurmctld.pid
