@@ -83,10 +83,11 @@ class RunConfig:
     max_chars : alerts are cut to this many leading characters.
     group_size : ``inbatch``: alerts of one incident kept together in a batch.
     count_power : ``inbatch``: a de-duplicated alert weighs ``count ** count_power``.
-    max_eval_alerts : alerts (distinct) used for per-epoch validation metrics.
+    max_eval_alerts : distinct alerts (a fixed random sample) used for the per-epoch pair
+        metrics of each split; 0 turns the per-epoch pair metrics off.
     patience : stop when the validation loss has not improved for this many epochs.
     device : ``auto``, ``cpu`` or ``cuda``; amp: mixed precision on CUDA.
-    threads : CPU threads for torch (None: all usable cores, at most 8).
+    threads : CPU threads for torch (None: half the usable cores, at least 1, at most 8).
     quiet : no progress bars.
     """
 
@@ -112,7 +113,7 @@ class RunConfig:
     max_chars: int | None = 1024
     group_size: int = 8
     count_power: float = 0.5
-    max_eval_alerts: int = 3000
+    max_eval_alerts: int = 2000
     patience: int | None = None
     device: str = "auto"
     amp: bool = False
@@ -136,7 +137,9 @@ class RunConfig:
         """Raise :class:`UserError` for values that cannot work."""
         if not 0 <= int(self.val_cut) <= 9:
             raise UserError(f"val_cut must be a cut 0-9, got {self.val_cut}")
-        for name in ("epochs", "batch_size", "embedding_dim", "group_size", "max_eval_alerts"):
+        if self.max_eval_alerts < 0:
+            raise UserError(f"max_eval_alerts must be 0 (off) or more, got {self.max_eval_alerts}")
+        for name in ("epochs", "batch_size", "embedding_dim", "group_size"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
                 raise UserError(f"{name} must be at least 1, got {value}")

@@ -34,6 +34,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
     input, embedding_dim, pooling, bidirectional, max_chars : encoder options.
     group_size, count_power : ``inbatch`` batch composition and duplicate weighting.
     patience : early stopping on the validation loss (needs validation alerts).
+    max_eval_alerts : alerts sampled per split for the per-epoch pair metrics (0: none, faster).
     seed : seed for everything random.
     device : ``auto``, ``cpu`` or ``cuda``; amp: mixed precision on CUDA.
     threads : CPU threads for torch (None: a default from the core count).
@@ -50,8 +51,8 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
 
     def __init__(self, scheme="inbatch", units=None, epochs=None, batch_size=None, lr=None, max_pairs=None,
                  loss=None, input=None, embedding_dim=32, pooling=None, bidirectional=False, max_chars=1024,
-                 group_size=8, count_power=0.5, patience=None, seed=0, device="auto", amp=False, threads=None,
-                 quiet=True, transform_batch_size=512):
+                 group_size=8, count_power=0.5, patience=None, max_eval_alerts=2000, seed=0, device="auto",
+                 amp=False, threads=None, quiet=True, transform_batch_size=512):
         self.scheme = scheme
         self.units = units
         self.epochs = epochs
@@ -67,6 +68,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
         self.group_size = group_size
         self.count_power = count_power
         self.patience = patience
+        self.max_eval_alerts = max_eval_alerts
         self.seed = seed
         self.device = device
         self.amp = amp
@@ -86,8 +88,8 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
                          lr=self.lr, max_pairs=self.max_pairs, loss=self.loss, input=self.input,
                          embedding_dim=self.embedding_dim, pooling=self.pooling, bidirectional=self.bidirectional,
                          max_chars=self.max_chars, group_size=self.group_size, count_power=self.count_power,
-                         patience=self.patience, seed=self.seed, device=self.device, amp=self.amp,
-                         threads=self.threads, quiet=self.quiet)
+                         patience=self.patience, max_eval_alerts=self.max_eval_alerts, seed=self.seed,
+                         device=self.device, amp=self.amp, threads=self.threads, quiet=self.quiet)
 
     def fit(self, alerts, incidents, val_alerts=None, val_incidents=None, run_dir=None):
         """Train on labelled alerts.

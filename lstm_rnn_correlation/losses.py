@@ -47,6 +47,8 @@ def _balanced_mean(values: torch.Tensor, positive: torch.Tensor, pair_weight: to
         parts.append((values * pos_w).sum() / pos_w.sum().clamp_min(1e-12))
     if bool((~positive).any()):
         parts.append((values * neg_w).sum() / neg_w.sum().clamp_min(1e-12))
+    if not parts:
+        return values.sum() * 0.0  # no pairs: zero, still attached to the graph
     return sum(parts) / len(parts)
 
 
@@ -152,7 +154,7 @@ class SupConLoss(PairLoss):
         log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
         n_pos = positive.sum(dim=1)
         anchors = n_pos > 0
-        total = cos.new_zeros(())
+        total = cos.sum() * 0.0  # zero that stays attached to the graph
         if bool(anchors.any()):
             pos_w = positive.to(cos.dtype) * weights[None, :]
             mean_log_prob = (log_prob.masked_fill(~positive, 0.0) * pos_w).sum(1) / pos_w.sum(1).clamp_min(1e-12)

@@ -154,12 +154,18 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 def default_threads() -> int:
-    """Usable CPU cores, at most 8 (small LSTM matrices gain little beyond that)."""
+    """Half the usable CPU cores (at least 1, at most 8).
+
+    Measured on a 2-core machine shared with other jobs: one torch thread ran the
+    LSTM 3-5x faster than two, because two threads on busy cores wait on each
+    other at every one of the ~200 time steps; leaving half the cores free keeps
+    that from happening, and small LSTM matrices gain little beyond 8 threads.
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    return max(1, min(8, cores))
+    return max(1, min(8, cores // 2))
 
 
 @contextlib.contextmanager
@@ -284,6 +290,8 @@ def train_epoch_inbatch(model, optimizer, scaler, loss_fn, data: AlertSet, confi
     for idx in progress(batches, desc=f"epoch {epoch + 1} batches"):
         if config.max_pairs is not None and stats.pairs >= config.max_pairs:
             break
+        if len(idx) < 2:
+            continue  # a lone alert has no pair to score
         codes, lengths = data.encoded.batch(idx)
         with _autocast(device, config.amp):
             z = model.embed(codes.to(device), lengths.to(device))
@@ -491,7 +499,7 @@ def _progress(quiet: bool):
     from tqdm.auto import tqdm
 
     def wrap(iterable, desc: str = "", total: int | None = None):
-        return tqdm(iterable, desc=desc, total=total, leave=False, disable=quiet, dynamic_ncols=True)
+        return tqdm(iterable, desc=desc, total=total, leave=desc == "epochs", disable=quiet, dynamic_ncols=True)
 
     return wrap
 
@@ -519,8 +527,13 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
         torch.manual_seed(config.seed)
         paper = config.scheme == "paper"
         train_set = AlertSet.build(train_alerts, train_labels, config.max_chars, deduplicate_alerts=not paper)
+        if config.scheme == "inbatch" and config.batch_size > 4096:
+            log.warning("batch size %d: in the inbatch scheme BATCH_SIZE counts alerts per step (all their "
+                        "pairs are scored), not pairs; a few hundred is typical", config.batch_size)
         val_set = None
         if val_alerts is not None and len(val_alerts):
+            if val_labels is None:
+                raise UserError("validation alerts need their incidents")
             val_set = AlertSet.build(val_alerts, val_labels, config.max_chars)
             val_eval = val_set.subset(config.max_eval_alerts, config.seed + 1)
         # Per-epoch training metrics use a fixed sample of distinct training alerts.
@@ -551,7 +564,8 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
 
         stopped = "epochs"
         best, since_best = math.inf, 0
-        for epoch in range(len(history), config.epochs):
+        epochs = progress(range(len(history), config.epochs), desc="epochs", total=config.epochs - len(history))
+        for epoch in epochs:
             if config.max_hours is not None and history:
                 estimate = max(h["seconds"] for h in history)
                 elapsed = time.monotonic() - job_start
@@ -571,14 +585,15 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
             rng = np.random.default_rng([config.seed, epoch, 7])
             histograms = {}
             splits = [("train", train_eval)] + ([("val", val_eval)] if val_set is not None else [])
+            if config.max_eval_alerts == 0:
+                splits = []
             for split, data in splits:
                 metrics, prob = evaluate(model, loss_fn, data, config, device)
-                if split == "train":
-                    metrics["objective"] = metrics.pop("loss")
-                    record["train_eval_loss"] = metrics.pop("objective")
-                for key in ("loss", "accuracy", "balanced_accuracy", "tpr", "tnr", "margin"):
-                    if key in metrics:
-                        record[f"{split}_{key}"] = metrics[key]
+                # train_loss is the running mean over the epoch's steps; the same objective
+                # on the fixed training sample after the epoch is train_eval_loss.
+                record["train_eval_loss" if split == "train" else "val_loss"] = metrics["loss"]
+                for key in ("accuracy", "balanced_accuracy", "tpr", "tnr", "margin"):
+                    record[f"{split}_{key}"] = metrics[key]
                 if run_dir is not None:
                     histograms["validation" if split == "val" else "training"] = diagnostics.output_histogram(
                         prob, data.labels, data.counts, rng)
@@ -592,7 +607,7 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
                 save_checkpoint(checkpoint_path(run_dir, epoch + 1), model, optimizer, config, epoch + 1, history)
                 write_epoch_outputs(run_dir, history, histograms, epoch + 1)
                 record["seconds"] = time.monotonic() - start
-            if config.patience is not None and val_set is not None:
+            if config.patience is not None and "val_loss" in record:
                 if record["val_loss"] < best - 1e-6:
                     best, since_best = record["val_loss"], 0
                 else:
@@ -603,7 +618,7 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
                         stopped = "patience"
                         break
 
-        if run_dir is not None and val_set is not None and history:
+        if run_dir is not None and val_set is not None and history and config.max_eval_alerts:
             write_pair_error_analysis(run_dir, model, loss_fn, val_eval, config, device, names)
         log.info("finished after %d epochs (%s)", len(history), stopped)
     model.eval()
@@ -654,7 +669,7 @@ def add_arguments(parser) -> None:
     p.add_argument("--patience", type=int, help="stop when the validation loss has not improved for this many epochs")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto: CUDA when available)")
     p.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: usable cores, at most 8)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: half the usable cores, 1 to 8)")
     p.add_argument("--quiet", action="store_true", default=None, help="no progress bars (for batch jobs)")
 
 

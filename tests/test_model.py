@@ -233,3 +233,12 @@ def test_incident_batches_keep_incident_alerts_together():
                 assert (labels[b] == labels[i]).sum() >= 2
     again = incident_batches(labels, 16, 4, np.random.default_rng(0))
     assert all((x == y).all() for x, y in zip(batches, again))
+
+
+@pytest.mark.parametrize("loss", [SigmoidPairLoss(), ContrastiveLoss(), SupConLoss()], ids=lambda l: l.name)
+def test_a_batch_without_correlated_or_benign_pairs_gives_a_zero_that_backpropagates(loss):
+    z = torch.nn.functional.normalize(torch.randn(3, 4), dim=1).requires_grad_()
+    head = SiameseModel(ENCODERS["paper"]).head
+    value = loss(z @ z.T, torch.tensor([0, 1, 2]), torch.ones(3), head)  # three incidents, one alert each
+    value.backward()  # must not raise
+    assert torch.isfinite(value)
