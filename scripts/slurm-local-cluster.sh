@@ -39,10 +39,13 @@ need_programs() {
     [[ ${#missing[@]} -eq 0 ]] || die 3 "missing ${missing[*]} (install with scripts/install-ci-system-deps.sh)"
 }
 
-# A free TCP port on localhost (the kernel's choice), or "" when no tool can ask.
-free_port() {
+# Two free TCP ports on localhost (the kernel's choice), or nothing when no tool can ask.
+free_ports() {
     if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+        python3 -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])'
     fi
 }
 
@@ -80,15 +83,19 @@ cmd_up() {
     [[ ! -e "$dir/etc/slurm.conf" ]] || die 1 "$dir already holds a cluster; run '$0 down $dir' first or use a new directory"
     mkdir -p "$dir"/{etc,munge,state,spool,log,run}
     chmod 0700 "$dir/munge"
+    # A failed start stops whatever daemons it had started.
+    # shellcheck disable=SC2064  # expand $dir now
+    trap "status=\$?; ((status == 0)) || cmd_down '$dir'" EXIT
 
     local host cpus ctld_port slurmd_port user
     host=$(hostname -s)
     cpus=${SLURM_LOCAL_CPUS:-$(nproc)}
-    ctld_port=${SLURM_LOCAL_PORT:-$(free_port)}
-    ctld_port=${ctld_port:-6817}
-    slurmd_port=$((ctld_port + 1))
-    if [[ -z "${SLURM_LOCAL_PORT:-}" ]]; then
-        slurmd_port=$(free_port)
+    if [[ -n "${SLURM_LOCAL_PORT:-}" ]]; then
+        ctld_port=$SLURM_LOCAL_PORT
+        slurmd_port=$((ctld_port + 1))
+    else
+        read -r ctld_port slurmd_port < <(free_ports; echo)
+        ctld_port=${ctld_port:-6817}
         slurmd_port=${slurmd_port:-6818}
     fi
     user=$(id -un)

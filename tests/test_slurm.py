@@ -285,6 +285,18 @@ def test_job_script_declares_the_array_and_requeue():
     assert all(i < first_command for i, line in enumerate(text.splitlines()) if line.startswith("#SBATCH"))
 
 
+def test_cluster_that_fails_to_start_leaves_no_daemon_running(tmp_path):
+    reason = slurm_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    env = dict(os.environ, SLURM_LOCAL_CPUS="not-a-number", PATH=f"{os.environ['PATH']}:/usr/sbin")
+    proc = subprocess.run([str(CLUSTER), "up", str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 4 and "slurmctld did not start" in proc.stderr, proc.stderr
+    assert daemon_pids(tmp_path) == {}, "pid files left behind"
+    assert "CPUs" in proc.stderr, "the daemon's own complaint is not shown"
+
+
 def checkpoints(run: Path) -> list[int]:
     return sorted(int(p.stem.split("-")[1]) for p in (run / "checkpoints").glob("epoch-*.pt"))
 
