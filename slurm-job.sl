@@ -46,8 +46,8 @@
 #   RAND_SEED         seed (default: SLURM_ARRAY_TASK_ID, else VAL_CUT)
 #   RUNS_DIR          where run folders go (default runs)
 #   EPOCHS BATCH_SIZE MAX_PAIRS NN_UNITS NN_LEARNING_RATE MAX_HOURS OLD_JOB
-#                     read by `lstm-rnn-correlation train` itself; OLD_JOB turns
-#                     off this script's own resume logic
+#                     read by `lstm-rnn-correlation train` itself; with OLD_JOB a
+#                     fresh task continues that run (not the pointer's)
 #   TRAIN_ARGS        more train flags, e.g. "--device cuda --scheme paper"
 #   EVALUATE_ARGS     more evaluate flags, e.g. "--selection reuse --no-plots"
 #   LSTM_RNN_CORRELATION  the command (default: lstm-rnn-correlation on PATH,
