@@ -87,6 +87,7 @@ SIMPLE = re.compile(r"""
  \ ->\ (?:(?P<d4>[0-9.]{{7,15}})(?::(?P<dp>{p}))?|(?P<d6>[^\s]+))
  (?P<trail>)
 """.format(p=_PORT), re.X | re.A)
+_SIMPLE_LINES = re.compile(r"^(?:" + SIMPLE.pattern + r"|(?P<other>.*))$", re.M | re.X | re.A)
 #: the middle part of a line (use ``fullmatch``)
 MID = re.compile(_MID, re.X | re.A)
 _GROUPS = ("ts", "mid", "s4", "sp", "s6", "d4", "dp", "d6", "trail")
@@ -345,7 +346,7 @@ def _convert(rows: list, linenos: np.ndarray, raw: np.ndarray, year: int | None,
     pattern (odd timestamp, middle or IPv4 text); it is empty unless ``simple``.
     """
     m = len(rows)
-    ts, mid, s4, sp, s6, d4, dp, d6, trail = zip(*rows)
+    ts, mid, s4, sp, s6, d4, dp, d6, trail = list(zip(*rows))[:9]
     problems: dict[int, str] = {}
     retry = np.zeros(m, dtype=bool)
 
@@ -475,17 +476,18 @@ def parse_fast_text(text: str, first_lineno: int = 1, *, year: int | None = None
     if text.endswith("\n"):
         lines.pop()
     n = len(lines)
-    matches = list(map(SIMPLE.fullmatch, lines))
-    missed = [i for i, m in enumerate(matches) if m is None]
+    # one tuple per line, in order: SIMPLE's groups, or the line in the last group
+    rows = _SIMPLE_LINES.findall(text, 0, len(text) - 1 if text.endswith("\n") else len(text))
+    if len(rows) != n:  # cannot happen (one match a line); stay correct if it ever does
+        rows = [m.groups("") + ("",) if m else ("",) * 10 for m in map(SIMPLE.fullmatch, lines)]
+    missed = [i for i, r in enumerate(rows) if not r[0]]
     if missed:
         keep = np.ones(n, dtype=bool)
         keep[missed] = False
         index = np.flatnonzero(keep)
-        rows = [m.groups("") for m in matches if m is not None]
+        rows = [r[:-1] for r in rows if r[0]]
     else:
         index = np.arange(n)
-        rows = [m.groups("") for m in matches]
-    del matches
     raw = np.empty(n, dtype=object)
     raw[:] = lines
     if missed:

@@ -86,7 +86,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,7 @@ EXTRA_COLUMNS = ["format", "action", "year_digits", "ts_sep", "ip_brackets", "tr
                  "utc_offset", "host", "ip", "short", "time_label", "event_label"]
 ALL_COLUMNS = RECORD_COLUMNS + EXTRA_COLUMNS
 _INT_COLUMNS = ("gid", "sid", "rev", "priority", "src_port", "dst_port", "year_digits")
-COLUMN_DTYPES = {name: "str" for name in ALL_COLUMNS}
+COLUMN_DTYPES = {name: str(pd.Series(["text"]).dtype) for name in ALL_COLUMNS}   # "str" (pandas 3)
 COLUMN_DTYPES.update({name: "Int64" for name in _INT_COLUMNS})
 COLUMN_DTYPES.update({"timestamp": "datetime64[ns]", "lineno": "int64", "ip_brackets": "boolean"})
 #: how many offending lines the report lists
@@ -254,13 +254,16 @@ def _pieces(part: _Part, name: str) -> list:
     return out
 
 
-_STR = pd.api.types.pandas_dtype("str")
+#: the dtype pandas gives text by default ("str" since pandas 3; object before)
+_STR = pd.Series(["text"]).dtype
 
 
 def _str_array(values: np.ndarray):
-    """A pandas "str" array from an object array of str or NaN (no copy)."""
+    """A text column from an object array of str or NaN (no copy where possible)."""
     if getattr(_STR, "storage", None) == "python":
         return pd.arrays.StringArray(values, dtype=_STR)  # validates, no copy
+    if _STR == object:
+        return values
     return pd.array(values, dtype=_STR)
 
 
@@ -725,7 +728,8 @@ def _ait_detector(name: str) -> str:
 # --------------------------------------------------------------------------- sniffing
 
 
-def _head_text(path) -> list[str]:
+def _head_text(path) -> tuple[list[str], bool]:
+    """The first lines of a file (decoded leniently) and whether that is the whole file."""
     data = read_head(path)
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"),
                      (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
@@ -738,9 +742,10 @@ def _head_text(path) -> list[str]:
                             "a byte-order mark (convert it to UTF-8)")
         text = data.decode("utf-8", errors="replace")
     lines = text.replace("\r\n", "\n").split("\n")
-    if len(data) >= HEAD_BYTES and len(lines) > 1:
+    complete = len(data) < HEAD_BYTES
+    if not complete and len(lines) > 1:
         lines.pop()  # probably cut off
-    return lines
+    return lines, complete
 
 
 def sniff_format(path) -> str:
@@ -758,9 +763,13 @@ def sniff_format(path) -> str:
     ------
     UserError : the file is missing, empty, binary, or in none of the formats.
     """
-    lines = [ln for ln in _head_text(path) if ln.strip()]
+    head, complete = _head_text(path)
+    lines = [ln for ln in head if ln.strip()]
     if not lines:
-        raise UserError(f"{path}: file is empty; cannot tell its format")
+        if complete:
+            raise UserError(f"{path}: file is empty; cannot tell its format")
+        raise UserError(f"{path}: only blank lines in the first {HEAD_BYTES // 1024} KiB; "
+                        f"cannot tell its format (pass --format)")
     first = lines[0].strip()
     if first.startswith("{") or first.startswith("["):
         return "eve"
@@ -840,7 +849,8 @@ def read_alerts(paths, fmt: str = "auto", *, skip_bad_lines: bool = False, year:
         for path in checked:
             file_fmt = fmt
             if fmt == "auto":
-                if not any(ln.strip() for ln in _head_text(path)):
+                head, complete = _head_text(path)
+                if complete and not any(ln.strip() for ln in head):
                     report.files += 1
                     report.empty_files.append(str(path))
                     report.formats[str(path)] = "empty"
