@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("lstm_rnn_correlation.generate", "write the bundled default data set (synthetic Snort logs)"),
     "preprocess": ("lstm_rnn_correlation.preprocessing", "merge raw alert logs into a data set CSV (incident, alert, cut)"),
     "train": ("lstm_rnn_correlation.training", "train the siamese tied-weight LSTM on one cross-validation cut"),
+    "evaluate": ("lstm_rnn_correlation.evaluation", "cluster a trained run's vectors over the DBSCAN grid; metrics, honest operating point, plots"),
+    "crossval": ("lstm_rnn_correlation.evaluation", "train and evaluate methods (lstm, lsa, signature) on every cut; metrics.csv, selected.csv, summary.md"),
+    "results": ("lstm_rnn_correlation.results", "the paper's tables and figures over many crossval/evaluate runs (IMR/ARF, per class, IMR-ARF scatter)"),
     "fit-clusters": ("lstm_rnn_correlation.operator", "save the production clustering (core samples, mapped incidents) for a trained model"),
     "correlate": ("lstm_rnn_correlation.operator", "group today's alert log with a trained model: groups.csv, groups.json, report.html"),
 }

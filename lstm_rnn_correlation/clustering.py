@@ -184,6 +184,8 @@ def _euclidean_of(cosine_distance):
 
 #: Typical rows per pivot group of the block index (speed only, never results).
 _GROUP_SIZE = 64
+#: Sets of at most this many rows are not partitioned (plain blocks are cheaper).
+_BRUTE_ROWS = 4096
 #: Balls wider than this (Euclidean) are split even when small.
 _WIDE = 0.3
 #: Slack on pruning bounds so that rounding never prunes a true neighbour.
@@ -209,9 +211,10 @@ def _balls(X: np.ndarray, idx: np.ndarray, assign: np.ndarray, k: int):
 def _partition(X: np.ndarray, leaf_size: int, seed: int = 0):
     """Split unit rows into small balls: (centres, radii, list of member index arrays).
 
-    A group is split around random members (each row goes to the nearest) while
-    it holds more than ``leaf_size`` rows, or more than 4 rows spread wider than
-    ``_WIDE``.  A ball's centre is the normalised mean of its members, its radius
+    Up to ``_BRUTE_ROWS`` rows stay one ball (no pruning: plain blocks are
+    cheaper).  Otherwise a group is split around random members (each row goes to
+    the nearest) while it holds more than ``leaf_size`` rows, or more than 4 rows
+    spread wider than ``_WIDE``.  A ball's centre is the normalised mean of its members, its radius
     the largest Euclidean distance of a member to the centre (plus a slack).
     """
     n = X.shape[0]
@@ -219,6 +222,8 @@ def _partition(X: np.ndarray, leaf_size: int, seed: int = 0):
         return X[:0].copy(), np.zeros(0), []
     rng = np.random.default_rng(seed)
     members, centres, radii = _balls(X, np.arange(n), np.zeros(n, dtype=np.int64), 1)
+    if n <= _BRUTE_ROWS:  # small: one ball, plain blocks are cheaper than pruning
+        return centres, radii + _SLACK, members
     todo = [(members[0], centres[0], radii[0])]
     leaves = []
     while todo:

@@ -231,23 +231,44 @@ def noise_count(clusters) -> int:
     return int(np.count_nonzero(c == NOISE))
 
 
-def homogeneity(y, clusters) -> float:
-    """Homogeneity of the clustering with respect to the incidents (scikit-learn's).
+def _pair_counts(a: np.ndarray, b: np.ndarray):
+    """Distinct (a, b) pairs and their counts: (pair_a, pair_b, counts)."""
+    ua, ia = np.unique(a, return_inverse=True)
+    ub, ib = np.unique(b, return_inverse=True)
+    key = ia.ravel().astype(np.int64) * len(ub) + ib.ravel()
+    k, counts = np.unique(key, return_counts=True)
+    return ua[k // len(ub)], ub[k % len(ub)], counts
 
-    Noise counts as one cluster and benign as one class, as in the original.
-    ``nan`` for no alert.
+
+def _entropy(counts: np.ndarray) -> float:
+    total = counts.sum()
+    p = counts[counts > 0] / total
+    return float(-(p * np.log(p)).sum())
+
+
+def homogeneity(y, clusters) -> float:
+    """Homogeneity of the clustering with respect to the incidents: ``1 - H(Y|C) / H(Y)``.
+
+    Natural logarithms; 1.0 when ``H(Y)`` is 0 (one class), as scikit-learn's
+    ``homogeneity_score``.  Noise counts as one cluster and benign as one class,
+    as in the original.  ``nan`` for no alert.
 
     Parameters
     ----------
     y : true incidents (benign -1)
     clusters : cluster labels (noise -1)
     """
-    from sklearn.metrics import homogeneity_score
-
     y, c = _pair(y, clusters)
     if len(y) == 0:
         return math.nan
-    return float(homogeneity_score(y, c))
+    h_y = _entropy(np.unique(y, return_counts=True)[1])
+    if h_y == 0:
+        return 1.0
+    _, pair_c, n_yc = _pair_counts(y, c)
+    cl, n_c = np.unique(c, return_counts=True)
+    n_c_of_pair = n_c[np.searchsorted(cl, pair_c)]
+    h_y_given_c = float(-(n_yc / len(y) * np.log(n_yc / n_c_of_pair)).sum())
+    return 1.0 - h_y_given_c / h_y
 
 
 def cluster_to_incident_mapping(y, clusters) -> dict[int, int]:
@@ -272,15 +293,15 @@ def cluster_to_incident_mapping(y, clusters) -> dict[int, int]:
     if not clustered.any():
         return mapping
     classes, class_count = np.unique(y, return_counts=True)
-    yc, cc = y[clustered], c[clustered]
-    frame = pd.DataFrame({"cluster": cc, "incident": yc})
-    counts = frame.groupby(["cluster", "incident"]).size().rename("count").reset_index()
-    weight = 1.0 / class_count[np.searchsorted(classes, counts["incident"].to_numpy())]
-    counts["score"] = counts["count"].to_numpy() * weight
-    # best score first, ties to the larger incident id
-    counts = counts.sort_values(["cluster", "score", "incident"], ascending=[True, False, False], kind="mergesort")
-    best = counts.drop_duplicates("cluster", keep="first")
-    mapping.update(zip(best["cluster"].astype(int).tolist(), best["incident"].astype(int).tolist()))
+    cluster, incident, count = _pair_counts(c[clustered], y[clustered])
+    # count / class size: exact rational ties give equal floats (division is correctly rounded)
+    score = count / class_count[np.searchsorted(classes, incident)]
+    # per cluster: best score first, ties to the larger incident id
+    order = np.lexsort((-incident, -score, cluster))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = cluster[order][1:] != cluster[order][:-1]
+    best = order[first]
+    mapping.update(zip(cluster[best].tolist(), incident[best].tolist()))
     return mapping
 
 
@@ -305,28 +326,43 @@ def predict_incidents(clusters, mapping: Mapping[int, int]) -> np.ndarray:
     return np.where(found, values[pos], BENIGN)
 
 
+def _class_scores(y: np.ndarray, p: np.ndarray):
+    """Per class of the union of ``y`` and ``p``: labels, precision, recall, F1, support, correct."""
+    labels = np.union1d(y, p)
+    support = np.bincount(np.searchsorted(labels, y), minlength=labels.size)
+    predicted = np.bincount(np.searchsorted(labels, p), minlength=labels.size)
+    hit = y == p
+    correct = np.bincount(np.searchsorted(labels, y[hit]), minlength=labels.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, correct / np.maximum(predicted, 1), 0.0)
+        recall = np.where(support > 0, correct / np.maximum(support, 1), 0.0)
+        denom = predicted + support
+        f1 = np.where(denom > 0, 2.0 * correct / np.maximum(denom, 1), 0.0)
+    return labels, precision, recall, f1, support, correct
+
+
 def classification_metrics(y, y_pred) -> dict[str, float]:
     """Accuracy and support-weighted precision, recall and F1 of the incident prediction.
 
-    Labels are the union of true and predicted incidents; a class never
-    predicted has precision 0 (``zero_division=0``).  All ``nan`` for no alert.
+    As scikit-learn's ``precision_recall_fscore_support(average="weighted",
+    zero_division=0)``: labels are the union of true and predicted incidents, a
+    class never predicted has precision 0.  All ``nan`` for no alert.
 
     Parameters
     ----------
     y : true incidents (benign -1)
     y_pred : predicted incidents (benign -1)
     """
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
     y, p = _pair(y, y_pred, "y_pred")
     if len(y) == 0:
         return {"accuracy": math.nan, "precision": math.nan, "recall": math.nan, "f1": math.nan}
-    precision, recall, f1, _ = precision_recall_fscore_support(y, p, average="weighted", zero_division=0)
+    _, precision, recall, f1, support, correct = _class_scores(y, p)
+    w = support / support.sum()
     return {
-        "accuracy": float(accuracy_score(y, p)),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
+        "accuracy": float(correct.sum() / len(y)),
+        "precision": float((precision * w).sum()),
+        "recall": float((recall * w).sum()),
+        "f1": float((f1 * w).sum()),
     }
 
 
@@ -336,7 +372,7 @@ def per_class_metrics(y, y_pred) -> pd.DataFrame:
     ``accuracy`` of a class is the share of its alerts predicted as that class
     (the original's definition; equal to recall).  Classes are the union of
     true and predicted incidents; a class with no true alert has support 0 and
-    accuracy ``nan``.
+    accuracy ``nan``; a class never predicted has precision 0.
 
     Parameters
     ----------
@@ -347,17 +383,11 @@ def per_class_metrics(y, y_pred) -> pd.DataFrame:
     -------
     DataFrame with columns incident, precision, recall, f1, support, accuracy.
     """
-    from sklearn.metrics import precision_recall_fscore_support
-
     y, p = _pair(y, y_pred, "y_pred")
     columns = ["incident", "precision", "recall", "f1", "support", "accuracy"]
     if len(y) == 0:
         return pd.DataFrame(columns=columns)
-    labels = np.union1d(y, p)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y, p, labels=labels, average=None, zero_division=0
-    )
-    correct = np.array([np.count_nonzero((y == lab) & (p == lab)) for lab in labels])
+    labels, precision, recall, f1, support, correct = _class_scores(y, p)
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = np.where(support > 0, correct / np.maximum(support, 1), np.nan)
     return pd.DataFrame(

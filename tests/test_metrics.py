@@ -195,3 +195,26 @@ def test_bad_input_is_rejected():
 
 def test_predict_incidents_unknown_cluster_is_benign():
     assert M.predict_incidents(np.array([0, 3, -1]), {-1: -1, 0: 4}).tolist() == [4, -1, -1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scores_agree_with_scikit_learn(seed):
+    # the metrics are computed with numpy for speed; scikit-learn is the reference
+    from sklearn.metrics import accuracy_score, homogeneity_score, precision_recall_fscore_support
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    y = rng.integers(-1, 5, size=n)
+    c = rng.integers(-1, 7, size=n)
+    y_pred = rng.integers(-1, 6, size=n)
+    assert M.homogeneity(y, c) == pytest.approx(homogeneity_score(y, c))
+    got = M.classification_metrics(y, y_pred)
+    p, r, f, _ = precision_recall_fscore_support(y, y_pred, average="weighted", zero_division=0)
+    assert got["accuracy"] == pytest.approx(accuracy_score(y, y_pred))
+    assert (got["precision"], got["recall"], got["f1"]) == pytest.approx((p, r, f))
+    labels = np.union1d(y, y_pred)
+    p, r, f, s = precision_recall_fscore_support(y, y_pred, labels=labels, average=None, zero_division=0)
+    table = M.per_class_metrics(y, y_pred)
+    np.testing.assert_array_equal(table["incident"], labels)
+    np.testing.assert_allclose(table[["precision", "recall", "f1"]].to_numpy(), np.column_stack([p, r, f]))
+    np.testing.assert_array_equal(table["support"], s)
