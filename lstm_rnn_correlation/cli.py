@@ -23,7 +23,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("lstm_rnn_correlation.evaluation", "cluster a trained run's vectors over the DBSCAN grid; metrics, honest operating point, plots"),
     "crossval": ("lstm_rnn_correlation.evaluation", "train and evaluate methods (lstm, lsa, signature) on every cut; metrics.csv, selected.csv, summary.md"),
     "results": ("lstm_rnn_correlation.results", "the paper's tables and figures over many crossval/evaluate runs (IMR/ARF, per class, IMR-ARF scatter)"),
-    "results": ("lstm_rnn_correlation.results", "the paper's tables and figures over many crossval/evaluate runs (IMR/ARF, per class, IMR-ARF scatter)"),
     "fit-clusters": ("lstm_rnn_correlation.operator", "save the production clustering (core samples, mapped incidents) for a trained model"),
     "correlate": ("lstm_rnn_correlation.operator", "group today's alert log with a trained model: groups.csv, groups.json, report.html"),
 }
