@@ -69,11 +69,11 @@ def plot_imr_arf(selected: pd.DataFrame, stem) -> list[Path]:
     handles = [Line2D([], [], color=colours[m], marker="s", linestyle="", label=f"method: {m}") for m in methods]
     handles += [Line2D([], [], color="grey", marker=markers[d], linestyle="", label=f"data set: {d}")
                 for d in datasets]
-    handles += [Line2D([], [], color="grey", marker="o", linestyle="", label="chosen on training data"),
-                Line2D([], [], color="grey", marker="o", markerfacecolor="none", linestyle="",
-                       label="chosen by looking at validation")]
+    handles += [Line2D([], [], color="black", marker="h", linestyle="", label="filled: chosen on training data"),
+                Line2D([], [], color="black", marker="h", markerfacecolor="none", linestyle="",
+                       label="hollow: chosen by looking at validation")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=9,
-              title="filled / hollow: operating point", title_fontsize=9)
+              title="colour: method, marker: data set", title_fontsize=9)
     return _save(fig, Path(stem))
 
 
