@@ -8,8 +8,9 @@ For one method and one validation cut ``v`` (the other cuts are training):
 2. Metrics per grid point (:mod:`~lstm_rnn_correlation.metrics`) on three splits:
 
    ``train``       the training alerts' own clusters,
-   ``inner``       an *inner* held-out training cut ``h`` (the next training cut after
-                   ``v``), predicted through clusters of the remaining training cuts,
+   ``inner``       *inner* held-out training cuts ``h`` (the ``--inner-cuts`` training
+                   cuts after ``v``, default one), predicted through clusters of the
+                   remaining training cuts,
    ``validation``  cut ``v``, predicted through clusters of all training cuts.
 
 3. **Operating point chosen honestly** from the ``inner`` split only: the grid point
@@ -46,7 +47,8 @@ Outputs of ``crossval --out DIR`` (all tidy CSV, written atomically):
                           non-zero cells only (``kind`` incident_cluster / incident_incident)
 ``DIR/selected_per_class.csv``, ``DIR/selected_confusion.csv``  the same at the chosen points
 ``DIR/summary.md``        min/mean/max of IMR, ARF, NARF, F1 per method, beside the paper's
-``DIR/plots/``            parameter-grid plots per method (mean over cuts) and per cut
+``DIR/plots/``            parameter-grid plots per method (mean over cuts; per cut with
+                          ``--per-cut-plots``)
 ``DIR/cuts/<method>/cut<k>/``  each finished cut's tables and a ``done.json``; a finished
                           cut with the same settings is not recomputed (the run resumes)
 
@@ -82,7 +84,7 @@ SELECTIONS = ("holdout", "refit", "reuse")
 DEFAULT_IMR_TARGET = 0.05
 SPLITS = ("train", "inner", "validation")
 #: Version of the per-cut results; a change invalidates finished cuts.
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
 #: The original paper's results (METHOD.md), 10-fold means on the validation cut.
 PAPER_RESULTS = (
     ("LSTM", "MCFP + benign", "0.0062", "9.25", "0.72"),
@@ -165,20 +167,26 @@ def parse_method_options(items, methods) -> dict[str, dict]:
     return out
 
 
-def inner_cut_for(val_cut: int, training_cuts) -> int:
-    """The training cut held out for choosing the operating point: the next one after ``val_cut``.
+def inner_cuts_for(val_cut: int, training_cuts, k: int = 1) -> list[int]:
+    """The training cuts held out for choosing the operating point: the ``k`` next after ``val_cut``.
+
+    Cyclic: after the last cut come the first ones.
 
     Parameters
     ----------
     val_cut : the validation cut.
     training_cuts : the cuts used for training.
+    k : how many cuts to hold out (at least one training cut must remain).
     """
     cuts = sorted(int(c) for c in training_cuts)
-    if len(cuts) < 2:
-        raise UserError(f"choosing an operating point needs at least two training cuts; cut {val_cut} "
-                        f"leaves {len(cuts)}")
+    if k < 1:
+        raise UserError(f"--inner-cuts must be at least 1, got {k}")
+    if len(cuts) < k + 1:
+        raise UserError(f"choosing an operating point on {k} inner cut(s) needs at least {k + 1} training cuts; "
+                        f"cut {val_cut} leaves {len(cuts)}")
     later = [c for c in cuts if c > val_cut]
-    return later[0] if later else cuts[0]
+    order = later + [c for c in cuts if c < val_cut]
+    return sorted(order[:k])
 
 
 # --------------------------------------------------------------------------- grid metrics
@@ -300,7 +308,7 @@ def select_all(metrics: pd.DataFrame, imr_target: float = DEFAULT_IMR_TARGET) ->
         row = {"method": method, "cut": int(cut), "imr_target": imr_target,
                "eps": chosen["eps"], "min_samples": int(chosen["min_samples"]), "feasible": bool(chosen["feasible"]),
                "inner_ARF": chosen["ARF"], "inner_IMR": chosen["IMR"]}
-        for col in ("inner_cut", "selection"):
+        for col in ("inner_cuts", "selection"):
             if col in group.columns:
                 row[col] = group[col].iloc[0]
         row.update({m: at[m] for m in METRIC_COLUMNS})
@@ -333,8 +341,8 @@ def _incident_names(data: pd.DataFrame) -> dict[int, str]:
 
 
 def evaluate_cut(data: pd.DataFrame, method_name: str, val_cut: int, *, selection: str = "holdout",
-                 options: dict | None = None, seed: int = 0, quiet: bool = True, work_dir=None,
-                 fitted=None, eps_grid=EPS_GRID, min_samples_grid=MIN_SAMPLES_GRID) -> GridTables:
+                 inner_cuts: int = 1, options: dict | None = None, seed: int = 0, quiet: bool = True,
+                 work_dir=None, fitted=None, eps_grid=EPS_GRID, min_samples_grid=MIN_SAMPLES_GRID) -> GridTables:
     """Fit a method, cluster over the grid and measure the train, inner and validation splits.
 
     Parameters
@@ -343,6 +351,7 @@ def evaluate_cut(data: pd.DataFrame, method_name: str, val_cut: int, *, selectio
     method_name : a registered method (:mod:`~lstm_rnn_correlation.methods`).
     val_cut : the validation cut; every other cut in ``data`` is training.
     selection : ``holdout``, ``refit`` or ``reuse`` (see the module docstring).
+    inner_cuts : how many training cuts form the inner split (pooled).
     options : the method's options.
     seed : seed of the method.
     quiet : no progress output.
@@ -361,9 +370,10 @@ def evaluate_cut(data: pd.DataFrame, method_name: str, val_cut: int, *, selectio
     if not (cuts == val_cut).any():
         raise UserError(f"cut {val_cut} has no alerts")
     train_cuts = sorted(set(cuts.tolist()) - {val_cut})
-    inner = inner_cut_for(val_cut, train_cuts)
+    inner = inner_cuts_for(val_cut, train_cuts, inner_cuts)
     is_train = cuts != val_cut
-    is_fit = is_train & (cuts != inner)
+    is_inner = np.isin(cuts, inner)
+    is_fit = is_train & ~is_inner
     alerts = data["alert"].to_numpy(dtype=object)
     y = data["label"].to_numpy(dtype=np.int64)
     work = None if work_dir is None else Path(work_dir)
@@ -385,11 +395,11 @@ def evaluate_cut(data: pd.DataFrame, method_name: str, val_cut: int, *, selectio
     vec_train = main.transform(alerts[is_train])
     vec_val = main.transform(alerts[cuts == val_cut])
     if inner_method is main:
-        in_train = (cuts[is_train] != inner)
-        vec_inner_fit, vec_inner_eval = vec_train[in_train], vec_train[~in_train]
+        in_fit = ~is_inner[is_train]
+        vec_inner_fit, vec_inner_eval = vec_train[in_fit], vec_train[~in_fit]
     else:
         vec_inner_fit = inner_method.transform(alerts[is_fit])
-        vec_inner_eval = inner_method.transform(alerts[cuts == inner])
+        vec_inner_eval = inner_method.transform(alerts[is_inner])
     timings["transform_s"] = time.perf_counter() - t0
 
     keys = {"method": method_name, "cut": int(val_cut)}
@@ -398,7 +408,7 @@ def evaluate_cut(data: pd.DataFrame, method_name: str, val_cut: int, *, selectio
     y_train, y_val = y[is_train], y[cuts == val_cut]
     outer = grid_tables(grid, y_train, {"train": (None, y_train), "validation": (grid.predict(vec_val), y_val)}, keys)
     grid_inner = GridClustering(eps_grid, min_samples_grid, quiet=True).fit(vec_inner_fit)
-    y_inner_fit, y_inner = y[is_fit], y[cuts == inner]
+    y_inner_fit, y_inner = y[is_fit], y[is_inner]
     inner_tables = grid_tables(grid_inner, y_inner_fit, {"inner": (grid_inner.predict(vec_inner_eval), y_inner)},
                                keys, detail_splits=())
     timings["cluster_s"] = time.perf_counter() - t0
@@ -408,15 +418,15 @@ def evaluate_cut(data: pd.DataFrame, method_name: str, val_cut: int, *, selectio
     metrics = metrics.sort_values(["split", "eps", "min_samples"], key=lambda s: s.map(order) if s.name == "split" else s,
                                   kind="mergesort").reset_index(drop=True)
     metrics.insert(2, "selection", selection)
-    metrics.insert(3, "inner_cut", inner)
+    metrics.insert(3, "inner_cuts", " ".join(map(str, inner)))
     names = _incident_names(data)
     for table in (outer.per_class, outer.confusion):
         if not table.empty:
             table.insert(table.columns.get_loc("incident") + 1, "incident_name",
                          [names.get(int(k), str(k)) for k in table["incident"]])
-    info = {"method": method_name, "cut": int(val_cut), "inner_cut": int(inner), "selection": selection,
+    info = {"method": method_name, "cut": int(val_cut), "inner_cuts": list(inner), "selection": selection,
             "n_train": int(is_train.sum()), "n_validation": int((cuts == val_cut).sum()),
-            "n_inner": int((cuts == inner).sum()), "n_distinct_train_vectors": int(grid.n_distinct_),
+            "n_inner": int(is_inner.sum()), "n_distinct_train_vectors": int(grid.n_distinct_),
             "vector_size": int(vec_train.shape[1]), **{k: round(v, 3) for k, v in timings.items()}}
     return GridTables(metrics, outer.per_class, outer.confusion, info)
 
@@ -436,9 +446,10 @@ def _cut_dir(out: Path, method: str, cut: int) -> Path:
     return out / "cuts" / method / f"cut{cut}"
 
 
-def _fingerprint(csv_sha: str, method: str, cut: int, options: dict, seed: int, selection: str) -> dict:
+def _fingerprint(csv_sha: str, method: str, cut: int, options: dict, seed: int, selection: str,
+                 inner_cuts: int) -> dict:
     return {"results_version": RESULTS_VERSION, "csv_sha256": csv_sha, "method": method, "cut": int(cut),
-            "options": options, "seed": int(seed), "selection": selection,
+            "options": options, "seed": int(seed), "selection": selection, "inner_cuts": int(inner_cuts),
             "eps_grid": list(EPS_GRID), "min_samples_grid": list(MIN_SAMPLES_GRID)}
 
 
@@ -520,8 +531,8 @@ def summary_markdown(selected: pd.DataFrame, settings: dict, timings: pd.DataFra
     target = settings.get("imr_target", DEFAULT_IMR_TARGET)
     out = ["# Cross-validation summary", ""]
     out += [f"- {k}: {v}" for k, v in settings.items()]
-    out += ["", f"## Operating point chosen on training data (inner cut), validation metrics", "",
-            f"Per method and cut, (eps, min_samples) maximises ARF on the inner held-out training cut "
+    out += ["", "## Operating point chosen on training data (inner cuts), validation metrics", "",
+            f"Per method and cut, (eps, min_samples) maximises ARF on the inner held-out training cut(s) "
             f"subject to IMR <= {target} (see `lstm_rnn_correlation.evaluation`); the numbers are the "
             "validation cut's at that point.", "",
             _markdown(_stats_table(selected, "")), ""]
@@ -544,7 +555,7 @@ def summary_markdown(selected: pd.DataFrame, settings: dict, timings: pd.DataFra
 
 
 def write_results(out: Path, tables: list[GridTables], imr_target: float, settings: dict,
-                  plots: bool = True, quiet: bool = True) -> pd.DataFrame:
+                  plots: bool = True, per_cut_plots: bool = False, quiet: bool = True) -> pd.DataFrame:
     """Write the combined tables, the selection, the summary and the plots of finished cuts.
 
     Parameters
@@ -553,7 +564,8 @@ def write_results(out: Path, tables: list[GridTables], imr_target: float, settin
     tables : per (method, cut) results.
     imr_target : the largest acceptable incident miss rate.
     settings : shown at the top of the summary.
-    plots : draw the parameter-grid plots.
+    plots : draw the parameter-grid plots (per method, mean over the cuts).
+    per_cut_plots : also one plot per method and cut (``plots/<method>/grid_cut<k>.png``).
     quiet : no progress output.
 
     Returns the selection table.
@@ -580,9 +592,14 @@ def write_results(out: Path, tables: list[GridTables], imr_target: float, settin
         from lstm_rnn_correlation.evaluation_plots import plot_grid
 
         for method, group in metrics.groupby("method", sort=False):
-            plot_grid(group, out / "plots" / f"grid_{method}.png",
-                      title=f"{method}: mean over {group['cut'].nunique()} cut(s)")
-            for cut, cgroup in group.groupby("cut"):
+            cuts = group["cut"].unique()
+            chosen = None
+            if len(cuts) == 1:
+                row = selected[selected["method"] == method].iloc[0]
+                chosen = (row["eps"], row["min_samples"])
+            plot_grid(group, out / "plots" / f"grid_{method}.png", chosen=chosen,
+                      title=f"{method}: cut {cuts[0]}" if len(cuts) == 1 else f"{method}: mean over {len(cuts)} cuts")
+            for cut, cgroup in (group.groupby("cut") if per_cut_plots else ()):
                 chosen = selected[(selected["method"] == method) & (selected["cut"] == cut)].iloc[0]
                 plot_grid(cgroup, out / "plots" / method / f"grid_cut{cut}.png", title=f"{method}, cut {cut}",
                           chosen=(chosen["eps"], chosen["min_samples"]))
@@ -593,8 +610,8 @@ def write_results(out: Path, tables: list[GridTables], imr_target: float, settin
 
 
 def crossval(csv, methods, out, *, cuts=None, imr_target: float = DEFAULT_IMR_TARGET, seed: int = 0,
-             selection: str = "holdout", options: dict | None = None, plots: bool = True,
-             quiet: bool = True) -> pd.DataFrame:
+             selection: str = "holdout", inner_cuts: int = 1, options: dict | None = None, plots: bool = True,
+             per_cut_plots: bool = False, quiet: bool = True) -> pd.DataFrame:
     """Train and evaluate every method on every cut; write everything under ``out``.
 
     A cut whose ``done.json`` holds the same settings is read back instead of being
@@ -609,8 +626,10 @@ def crossval(csv, methods, out, *, cuts=None, imr_target: float = DEFAULT_IMR_TA
     imr_target : the largest acceptable incident miss rate when choosing the point.
     seed : seed of every method.
     selection : how the method is fitted for the inner split (see the module docstring).
+    inner_cuts : training cuts pooled into the inner split.
     options : method -> options dict.
-    plots : draw the parameter-grid plots.
+    plots : draw the parameter-grid plots (per method, mean over cuts).
+    per_cut_plots : also draw them per cut.
     quiet : no progress output.
 
     Returns the selection table (also in ``out/selected.csv``).
@@ -631,21 +650,22 @@ def crossval(csv, methods, out, *, cuts=None, imr_target: float = DEFAULT_IMR_TA
         if not quiet and hasattr(bar, "set_postfix_str"):
             bar.set_postfix_str(f"{method} cut {cut}")
         cut_dir = _cut_dir(out, method, cut)
-        fingerprint = _fingerprint(csv_sha, method, cut, options.get(method, {}), seed, selection)
+        fingerprint = _fingerprint(csv_sha, method, cut, options.get(method, {}), seed, selection, inner_cuts)
         done = _read_done(cut_dir)
         if done is not None and done.get("fingerprint") == fingerprint:
             results.append(_read_cut(cut_dir))
             continue
         if done is not None:
             _log(f"{cut_dir}: settings changed since it finished; computing it again", quiet)
-        tables = evaluate_cut(data, method, cut, selection=selection, options=options.get(method, {}), seed=seed,
-                              quiet=True, work_dir=cut_dir)
+        tables = evaluate_cut(data, method, cut, selection=selection, inner_cuts=inner_cuts,
+                              options=options.get(method, {}), seed=seed, quiet=True, work_dir=cut_dir)
         _write_cut(cut_dir, tables, fingerprint)
         results.append(tables)
     settings = {"data set": str(csv), "data set sha256": csv_sha[:16], "methods": ", ".join(methods),
-                "cuts": ", ".join(map(str, cuts)), "seed": seed, "selection": selection, "imr_target": imr_target,
+                "cuts": ", ".join(map(str, cuts)), "seed": seed, "selection": selection,
+                "inner cuts": inner_cuts, "imr_target": imr_target,
                 "options": json.dumps(options, sort_keys=True)}
-    return write_results(out, results, imr_target, settings, plots=plots, quiet=quiet)
+    return write_results(out, results, imr_target, settings, plots=plots, per_cut_plots=per_cut_plots, quiet=quiet)
 
 
 # --------------------------------------------------------------------------- evaluate RUNDIR
@@ -663,7 +683,8 @@ def _resolve_csv(csv_value, run_dir: Path) -> Path:
 
 
 def evaluate_run(run_dir, *, out=None, csv=None, imr_target: float = DEFAULT_IMR_TARGET,
-                 selection: str = "refit", plots: bool = True, quiet: bool = True) -> pd.DataFrame:
+                 selection: str = "refit", inner_cuts: int = 1, plots: bool = True,
+                 quiet: bool = True) -> pd.DataFrame:
     """Evaluate one trained run on its validation cut (``lstm-rnn-correlation evaluate``).
 
     ``RUNDIR/config.json`` gives ``csv``, ``val_cut``, ``seed`` and ``method``
@@ -678,6 +699,7 @@ def evaluate_run(run_dir, *, out=None, csv=None, imr_target: float = DEFAULT_IMR
     imr_target : the largest acceptable incident miss rate.
     selection : ``refit`` (default: train a second model on the training cuts without
         the inner cut, with the run's settings) or ``reuse`` (no second model; optimistic).
+    inner_cuts : training cuts pooled into the inner split.
     plots : draw the parameter-grid plots.
     quiet : no progress output.
     """
@@ -714,10 +736,10 @@ def evaluate_run(run_dir, *, out=None, csv=None, imr_target: float = DEFAULT_IMR
         params["quiet"] = True
         options = params
     _log(f"evaluate {run_dir}: method {method}, validation cut {val_cut}, selection {selection}", quiet)
-    tables = evaluate_cut(data, method, val_cut, selection=selection, options=options, seed=seed, quiet=quiet,
-                          work_dir=None, fitted=fitted)
+    tables = evaluate_cut(data, method, val_cut, selection=selection, inner_cuts=inner_cuts, options=options,
+                          seed=seed, quiet=quiet, work_dir=None, fitted=fitted)
     settings = {"run": str(run_dir), "data set": str(csv_path), "method": method, "cut": val_cut, "seed": seed,
-                "selection": selection, "imr_target": imr_target}
+                "selection": selection, "inner cuts": inner_cuts, "imr_target": imr_target}
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "done.json", json.dumps({"info": tables.info, "settings": settings}, indent=2,
                                                     sort_keys=True, default=str) + "\n")
@@ -728,6 +750,9 @@ def evaluate_run(run_dir, *, out=None, csv=None, imr_target: float = DEFAULT_IMR
 
 
 def _common_arguments(parser) -> None:
+    parser.add_argument("--inner-cuts", type=int, default=1, metavar="K",
+                        help="training cuts pooled into the inner split that chooses the operating point "
+                             "(default 1: the training cut after the validation cut)")
     parser.add_argument("--imr-target", type=float, default=DEFAULT_IMR_TARGET,
                         help=f"largest incident miss rate accepted when choosing (eps, min_samples) "
                              f"(default {DEFAULT_IMR_TARGET})")
@@ -763,6 +788,8 @@ def add_arguments(parser) -> None:
         parser.add_argument("--param", action="append", default=[], metavar="METHOD.NAME=VALUE",
                             help="a method option, e.g. lstm.epochs=20 (repeatable)")
         parser.add_argument("--out", required=True, help="output folder")
+        parser.add_argument("--per-cut-plots", action="store_true",
+                            help="also draw the parameter-grid plots of every cut (default: mean over cuts only)")
         _common_arguments(parser)
         parser.set_defaults(_evaluation_command="crossval")
 
@@ -778,7 +805,8 @@ def run(args) -> int:
         raise UserError(f"--imr-target must be a number >= 0, got {args.imr_target}")
     if getattr(args, "_evaluation_command", None) == "evaluate":
         selected = evaluate_run(args.run_dir, out=args.out, csv=args.csv, imr_target=args.imr_target,
-                                selection=args.selection, plots=not args.no_plots, quiet=args.quiet)
+                                selection=args.selection, inner_cuts=args.inner_cuts, plots=not args.no_plots,
+                                quiet=args.quiet)
         where = Path(args.out) if args.out else Path(args.run_dir) / "evaluation"
     else:
         from lstm_rnn_correlation.methods import METHODS
@@ -795,8 +823,9 @@ def run(args) -> int:
         if not csv.is_file():
             raise UserError(f"{csv}: no such data set file")
         selected = crossval(csv, methods, args.out, cuts=args.cuts, imr_target=args.imr_target, seed=args.seed,
-                            selection=args.selection, options=parse_method_options(args.param, methods),
-                            plots=not args.no_plots, quiet=args.quiet)
+                            selection=args.selection, inner_cuts=args.inner_cuts,
+                            options=parse_method_options(args.param, methods),
+                            plots=not args.no_plots, per_cut_plots=args.per_cut_plots, quiet=args.quiet)
         where = Path(args.out)
     if not args.quiet:
         stats = _stats_table(selected, "")

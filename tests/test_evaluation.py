@@ -82,11 +82,12 @@ def test_parse_method_options():
         EV.parse_method_options(["epochs=5"], ["lsa"])
 
 
-def test_inner_cut_is_the_next_training_cut():
-    assert EV.inner_cut_for(3, [0, 1, 2, 4, 5]) == 4
-    assert EV.inner_cut_for(9, range(9)) == 0
-    with pytest.raises(UserError, match="at least two"):
-        EV.inner_cut_for(0, [1])
+def test_inner_cuts_are_the_next_training_cuts():
+    assert EV.inner_cuts_for(3, [0, 1, 2, 4, 5]) == [4]
+    assert EV.inner_cuts_for(9, range(9)) == [0]
+    assert EV.inner_cuts_for(8, [0, 1, 2, 3, 4, 5, 6, 7, 9], 3) == [0, 1, 9]
+    with pytest.raises(UserError, match="at least 2 training cuts"):
+        EV.inner_cuts_for(0, [1])
 
 
 # ----------------------------------------------------------------- one cut
@@ -126,7 +127,7 @@ def test_fits_never_see_the_validation_cut_and_holdout_never_sees_the_inner_cut(
     tables = EV.evaluate_cut(data, "spy", 2, selection=selection)
     val = set(data.loc[data.cut == 2, "alert"])
     inner = set(data.loc[data.cut == 3, "alert"])
-    assert tables.info["inner_cut"] == 3
+    assert tables.info["inner_cuts"] == [3]
     assert len(spy_method) == expected_fits
     for seen in spy_method:
         assert not val & set(seen)
@@ -235,7 +236,7 @@ def test_crossval_draws_the_parameter_grid_plots(tmp_path):
     csv = write_dataset(tmp_path / "alerts.csv", seed=8)
     out = tmp_path / "cv"
     assert main(["crossval", "--csv", str(csv), "--methods", "signature", "--cuts", "5", "--out", str(out),
-                 "--quiet"]) == 0
+                 "--quiet", "--per-cut-plots"]) == 0
     assert (out / "plots" / "grid_signature.png").stat().st_size > 1000
     assert (out / "plots" / "signature" / "grid_cut5.png").stat().st_size > 1000
 

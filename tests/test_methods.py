@@ -92,7 +92,7 @@ def test_from_options_fills_seed_and_keeps_user_values():
     assert METHODS["lsa"].from_options({"n_components": 7}, seed=5).get_params()["seed"] == 5
     assert METHODS["lsa"].from_options({"seed": 2}, seed=5).get_params()["seed"] == 2
     lstm = METHODS["lstm"].from_options({"epochs": 2}, seed=4, work_dir="somewhere")
-    assert lstm.params == {"epochs": 2} and lstm.seed == 4 and lstm.run_dir == "somewhere"
+    assert lstm.params == {"epochs": 2, "max_eval_alerts": 0} and lstm.seed == 4 and lstm.run_dir == "somewhere"
 
 
 def test_adding_a_method_is_one_class(monkeypatch):
@@ -128,3 +128,17 @@ def test_lstm_adapter_trains_and_transforms():
     vectors = method.fit(data["alert"], data["incident"]).transform(data["alert"])
     assert vectors.shape[0] == len(data)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.shared_data
+def test_signature_keys_of_real_ait_ads_lines_follow_the_detector_message(ait_ads_file):
+    # the data set lines of AIT-ADS carry no rule id: the key is the detector message, so
+    # the signatures partition the alerts exactly as the scenario's alert names do
+    from lstm_rnn_correlation.formats import build_alert_lines, read_alerts
+
+    records = read_alerts([ait_ads_file], "ait-ads").records
+    sample = records.iloc[np.random.default_rng(0).choice(len(records), size=5000, replace=False)]
+    keys = [signature_key(line) for line in build_alert_lines(sample)]
+    pairs = set(zip(keys, sample["message"].astype(str)))
+    assert len(pairs) == len(set(keys)) == sample["message"].nunique()
+    assert all(k.startswith("msg:") for k in keys)
