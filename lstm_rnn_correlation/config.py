@@ -8,12 +8,12 @@ prototype's environment variables (``CSVIN``, ``VAL_CUT``, ``RAND_SEED``, ``EPOC
 ==============  =====================  ==============================
 value           ``paper``              ``inbatch`` (default)
 ==============  =====================  ==============================
-units           10                     128
+units           10                     64
 input           one-hot (fixed)        learned 32-d embedding
 pooling         last character         mean over the characters
 epochs          10                     30
-batch_size      10000 pairs per step   256 alerts per step
-learning rate   0.1 (SGD)              0.003 (AdamW)
+batch_size      10000 pairs per step   64 alerts per step
+learning rate   0.1 (SGD)              0.01 (AdamW)
 loss            cosine-sigmoid BCE     ``sigmoid`` (learned scale/bias)
 ==============  =====================  ==============================
 
@@ -49,7 +49,7 @@ ENVIRONMENT = {
 SCHEME_DEFAULTS = {
     "paper": dict(units=(10,), input="onehot", epochs=10, batch_size=10000, lr=0.1,
                   optimizer="sgd", weight_decay=0.0, loss="cosine-bce", pooling="last"),
-    "inbatch": dict(units=(128,), input="embedding", epochs=30, batch_size=256, lr=0.003,
+    "inbatch": dict(units=(64,), input="embedding", epochs=30, batch_size=64, lr=0.01,
                     optimizer="adamw", weight_decay=0.01, loss="sigmoid", pooling="mean"),
 }
 

@@ -39,10 +39,10 @@ class EncoderConfig:
     max_chars : alerts are cut to this many leading characters (None: no cut).
     """
 
-    units: tuple[int, ...] = (128,)
+    units: tuple[int, ...] = (64,)
     input: str = "embedding"
     embedding_dim: int = 32
-    pooling: str = "last"
+    pooling: str = "mean"
     bidirectional: bool = False
     max_chars: int | None = 1024
     vocab_size: int = VOCAB_SIZE

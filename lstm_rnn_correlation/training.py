@@ -656,10 +656,10 @@ def add_arguments(parser) -> None:
     p.add_argument("--seed", type=int, help="seed for everything random (env RAND_SEED; default 0)")
     p.add_argument("--epochs", type=int, help="passes over the training data (env EPOCHS; paper 10, inbatch 30)")
     p.add_argument("--batch-size", type=int,
-                   help="pairs per step (paper, 10000) or alerts per step (inbatch, 256) (env BATCH_SIZE)")
+                   help="pairs per step (paper, 10000) or alerts per step (inbatch, 64) (env BATCH_SIZE)")
     p.add_argument("--max-pairs", type=int, help="at most this many pairs per epoch (env MAX_PAIRS)")
-    p.add_argument("--units", help="LSTM layer sizes, e.g. 10 or 64,64 (env NN_UNITS; paper 10, inbatch 128)")
-    p.add_argument("--lr", type=float, help="learning rate (env NN_LEARNING_RATE; paper 0.1 SGD, inbatch 0.003 AdamW)")
+    p.add_argument("--units", help="LSTM layer sizes, e.g. 10 or 64,64 (env NN_UNITS; paper 10, inbatch 64)")
+    p.add_argument("--lr", type=float, help="learning rate (env NN_LEARNING_RATE; paper 0.1 SGD, inbatch 0.01 AdamW)")
     p.add_argument("--max-hours", type=float, help="wall-clock budget: stop after the last epoch that fits (env MAX_HOURS)")
     p.add_argument("--loss", choices=["cosine-bce", "sigmoid", "contrastive", "supcon"],
                    help="pair loss (paper: cosine-bce; inbatch default: sigmoid)")
