@@ -225,6 +225,13 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(csv_path, tmp_path, 
     b = torch.load(split / "checkpoints" / "epoch-003.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert "resumed from" in (split / "info.log").read_text()
+    # Continuing into a new folder leaves the old run as it was.
+    monkeypatch.delenv("OLD_JOB")
+    other = tmp_path / "other"
+    assert train_cli("--resume", str(split), "--out", str(other), "--epochs", "4", "--quiet") == 0
+    assert [p.name for p in (other / "checkpoints").iterdir()] == ["epoch-004.pt"]
+    assert pd.read_csv(other / "metrics.csv").epoch.tolist() == [1, 2, 3, 4]
+    assert pd.read_csv(split / "metrics.csv").epoch.tolist() == [1, 2, 3]
 
 
 def test_max_hours_stops_cleanly_after_the_last_epoch_that_fits(csv_path, tmp_path, capsys):
