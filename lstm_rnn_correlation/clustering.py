@@ -126,12 +126,23 @@ class UniqueRows:
     first: np.ndarray
 
 
+def _row_hashes(words: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per row of a uint64 matrix (xor-multiply fold; collisions are checked by the caller)."""
+    h = np.full(words.shape[0], 0x9E3779B97F4A7C15, dtype=np.uint64)
+    prime = np.uint64(0x100000001B3)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h ^= words[:, j]
+            h *= prime
+            h ^= h >> np.uint64(29)
+    return h
+
+
 def unique_rows(X) -> UniqueRows:
     """Collapse identical rows (bitwise identical values) into one, keeping first-occurrence order.
 
-    Rows are hashed (pandas' row hash) and the hash groups are checked for
-    exact equality, so the result is exact; a hash collision falls back to a
-    sort-based comparison.
+    Rows are hashed and every row is then compared with the first row of its hash,
+    so the result is exact; a hash collision falls back to a sort-based comparison.
 
     Parameters
     ----------
@@ -147,13 +158,18 @@ def unique_rows(X) -> UniqueRows:
     # +0.0 and -0.0 are equal vectors: make them one bit pattern
     X = X + 0.0
     raw = X.view(np.uint8).reshape(n, -1)
-    words = raw.view(np.uint64) if raw.shape[1] % 8 == 0 else raw
-    hashes = pd.util.hash_pandas_object(pd.DataFrame(words), index=False)
-    codes, uniques = pd.factorize(hashes.to_numpy(), sort=False)
-    first = np.full(len(uniques), n, dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(n, dtype=np.int64))
+    if raw.shape[1] % 8:
+        raw = np.pad(raw, ((0, 0), (0, 8 - raw.shape[1] % 8)))
+    words = np.ascontiguousarray(raw).view(np.uint64)
+    # factorize numbers codes in order of first appearance: a row is a first occurrence
+    # exactly where the running maximum of the codes grows
+    codes, _ = pd.factorize(_row_hashes(words), sort=False)
+    running = np.maximum.accumulate(codes)
+    is_first = np.ones(n, dtype=bool)
+    is_first[1:] = running[1:] > running[:-1]
+    first = np.flatnonzero(is_first)
     if not np.array_equal(words, words[first[codes]]):  # hash collision: exact slow path
-        void = raw.view(np.dtype((np.void, raw.shape[1]))).ravel()
+        void = np.ascontiguousarray(raw).view(np.dtype((np.void, raw.shape[1]))).ravel()
         _, first_sorted, codes = np.unique(void, return_index=True, return_inverse=True)
         codes = codes.ravel()
         order = np.argsort(first_sorted, kind="stable")
@@ -208,11 +224,11 @@ def _balls(X: np.ndarray, idx: np.ndarray, assign: np.ndarray, k: int):
     return members, centres, radius
 
 
-def _partition(X: np.ndarray, leaf_size: int, seed: int = 0):
+def _partition(X: np.ndarray, leaf_size: int, seed: int = 0, brute_rows: int | None = None):
     """Split unit rows into small balls: (centres, radii, list of member index arrays).
 
-    Up to ``_BRUTE_ROWS`` rows stay one ball (no pruning: plain blocks are
-    cheaper).  Otherwise a group is split around random members (each row goes to
+    Up to ``brute_rows`` (default ``_BRUTE_ROWS``) rows stay one ball (no pruning:
+    plain blocks are cheaper).  Otherwise a group is split around random members (each row goes to
     the nearest) while it holds more than ``leaf_size`` rows, or more than 4 rows
     spread wider than ``_WIDE``.  A ball's centre is the normalised mean of its members, its radius
     the largest Euclidean distance of a member to the centre (plus a slack).
@@ -222,7 +238,7 @@ def _partition(X: np.ndarray, leaf_size: int, seed: int = 0):
         return X[:0].copy(), np.zeros(0), []
     rng = np.random.default_rng(seed)
     members, centres, radii = _balls(X, np.arange(n), np.zeros(n, dtype=np.int64), 1)
-    if n <= _BRUTE_ROWS:  # small: one ball, plain blocks are cheaper than pruning
+    if n <= (_BRUTE_ROWS if brute_rows is None else brute_rows):  # small: one ball, plain blocks are cheaper
         return centres, radii + _SLACK, members
     todo = [(members[0], centres[0], radii[0])]
     leaves = []
@@ -267,6 +283,9 @@ class _BlockIndex:
         self.U = U
         self.seed = seed
         self.centres, self.radius, self.groups = _partition(U, _GROUP_SIZE, seed) if part is None else part
+        self.sizes = np.array([g.size for g in self.groups], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)])
+        self.flat = np.concatenate(self.groups) if self.groups else np.zeros(0, dtype=np.int64)
         zero = np.flatnonzero(~U.any(axis=1)) if U.size else np.zeros(0, dtype=np.int64)
         #: index of the zero row (rows are distinct, so at most one), or -1
         self.zero = int(zero[0]) if zero.size else -1
@@ -306,12 +325,24 @@ class _BlockIndex:
             return self.U, self.part
         return Q, (_partition(Q, _GROUP_SIZE, self.seed + 1) if q_part is None else q_part)
 
-    def lower_bounds(self, q_centres: np.ndarray, q_radius: np.ndarray) -> np.ndarray:
-        """(query balls, indexed balls) lower bounds of the Euclidean distance between members."""
-        if q_centres.shape[0] == 0 or self.centres.shape[0] == 0:
-            return np.zeros((q_centres.shape[0], self.centres.shape[0]))
-        between = _euclidean_of(1.0 - q_centres @ self.centres.T)
-        return between - q_radius[:, None] - self.radius[None, :] - _SLACK
+    def _bounds(self, q_centres: np.ndarray, q_radius: np.ndarray):
+        """Lower bounds (query balls x indexed balls) in cache-sized chunks of query balls: yields (first, bounds)."""
+        step = max(1, min(256, (1 << 20) // max(1, self.centres.shape[0])))
+        for start in range(0, q_centres.shape[0], step):
+            qc, qr = q_centres[start:start + step], q_radius[start:start + step]
+            bound = _euclidean_of(1.0 - qc @ self.centres.T)
+            bound -= qr[:, None]
+            bound -= self.radius[None, :] + _SLACK
+            yield start, bound
+
+    def _members(self, leaves: np.ndarray) -> np.ndarray:
+        """Indexed rows of the given balls, concatenated (vectorised)."""
+        if leaves.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        lengths = self.sizes[leaves]
+        total = int(lengths.sum())
+        shift = np.repeat(self.offsets[leaves] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        return self.flat[np.arange(total) + shift]
 
     def radius_blocks(self, eps: float, Q: np.ndarray | None = None, q_part=None):
         """Yield ``(rows, cols, D)`` for every block that may hold a pair within cosine distance ``eps``.
@@ -321,17 +352,20 @@ class _BlockIndex:
         the caller filters).  ``q_part`` is a ready partition of ``Q``.
         """
         X, (q_centres, q_radius, q_groups) = self._queries(Q, q_part)
-        lb = self.lower_bounds(q_centres, q_radius)
         reach = float(_euclidean_of(eps))
-        for g, rows_all in enumerate(q_groups):
-            cand = np.flatnonzero(lb[g] <= reach)
-            if rows_all.size == 0 or cand.size == 0:
-                continue
-            cols = np.concatenate([self.groups[h] for h in cand])
-            step = _block_rows(cols.size)
-            for start in range(0, rows_all.size, step):
-                rows = rows_all[start:start + step]
-                yield rows, cols, self._zero_fix(_cosine_block(X[rows], self.U[cols]), rows, cols, X)
+        if not len(self.groups):
+            return
+        for start, bounds in self._bounds(q_centres, q_radius):
+            near = bounds <= reach
+            for r in range(bounds.shape[0]):
+                rows_all = q_groups[start + r]
+                cols = self._members(np.flatnonzero(near[r]))
+                if rows_all.size == 0 or cols.size == 0:
+                    continue
+                step = _block_rows(cols.size)
+                for s in range(0, rows_all.size, step):
+                    rows = rows_all[s:s + step]
+                    yield rows, cols, self._zero_fix(_cosine_block(X[rows], self.U[cols]), rows, cols, X)
 
     def kneighbors(self, k: int, Q: np.ndarray | None = None, q_part=None):
         """The ``k`` nearest indexed rows of each query, sorted by (distance, index).
@@ -348,25 +382,24 @@ class _BlockIndex:
         dist = np.zeros((q, k), dtype=np.float64)
         if q == 0 or k == 0:
             return idx, dist
-        lb = self.lower_bounds(q_centres, q_radius)
-        sizes = np.array([g.size for g in self.groups])
-        for g, rows_all in enumerate(q_groups):
-            if rows_all.size == 0:
-                continue
-            order = np.argsort(lb[g], kind="stable")
-            n_first = int(np.searchsorted(np.cumsum(sizes[order]), k)) + 1
-            first = order[:n_first]
-            cols = np.concatenate([self.groups[h] for h in first])
-            best_i, best_d = self._topk(X, rows_all, cols, k, self_query)
-            bound = float(_euclidean_of(best_d[:, -1].max()))
-            rest = order[n_first:]
-            more = rest[lb[g][rest] <= bound]
-            if more.size:
-                cols2 = np.concatenate([self.groups[h] for h in more])
-                i2, d2 = self._topk(X, rows_all, cols2, k, self_query)
-                best_i, best_d = _merge_topk(best_i, best_d, i2, d2, k)
-            idx[rows_all] = best_i
-            dist[rows_all] = best_d
+        for start, bounds in self._bounds(q_centres, q_radius):
+            for r in range(bounds.shape[0]):
+                rows_all = q_groups[start + r]
+                if rows_all.size == 0:
+                    continue
+                # the nearest balls until they hold k rows give a first k-th distance ...
+                order = np.argsort(bounds[r], kind="stable")
+                n_first = int(np.searchsorted(np.cumsum(self.sizes[order]), k)) + 1
+                best_i, best_d = self._topk(X, rows_all, self._members(order[:n_first]), k, self_query)
+                # ... and every other ball that could hold something closer is searched too
+                limit = float(_euclidean_of(best_d[:, -1].max()))
+                rest = order[n_first:]
+                more = rest[bounds[r][rest] <= limit]
+                if more.size:
+                    i2, d2 = self._topk(X, rows_all, self._members(more), k, self_query)
+                    best_i, best_d = _merge_topk(best_i, best_d, i2, d2, k)
+                idx[rows_all] = best_i
+                dist[rows_all] = best_d
         return idx, dist
 
     def _topk(self, X, rows_all, cols, k, self_query):

@@ -730,10 +730,13 @@ def evaluate_run(run_dir, *, out=None, csv=None, imr_target: float = DEFAULT_IMR
         fitted = LSTMMethod.from_run(run_dir, quiet=quiet)
         if selection == "holdout":
             raise UserError("evaluate: the run's model saw every training cut; use --selection refit or reuse")
-        # the inner model is trained with the run's own settings
+        # the inner model is trained with the run's own settings, for as many epochs as the
+        # run trained (it has no validation alerts for early stopping), without diagnostics
         params = fitted.embedder_.get_params()
         params.pop("seed", None)
-        params["quiet"] = True
+        if params.get("patience") is not None and getattr(fitted.embedder_, "history_", None):
+            params["epochs"] = len(fitted.embedder_.history_)
+        params.update(patience=None, quiet=True, max_eval_alerts=0)
         options = params
     _log(f"evaluate {run_dir}: method {method}, validation cut {val_cut}, selection {selection}", quiet)
     tables = evaluate_cut(data, method, val_cut, selection=selection, inner_cuts=inner_cuts, options=options,
