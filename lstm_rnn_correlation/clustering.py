@@ -198,6 +198,8 @@ def _euclidean_of(cosine_distance):
     return np.sqrt(2.0 * np.maximum(cosine_distance, 0.0))
 
 
+#: Edges buffered before the components are merged (bounds memory at large eps).
+_EDGE_BUFFER = 4_000_000
 #: Typical rows per pivot group of the block index (speed only, never results).
 _GROUP_SIZE = 64
 #: Sets of at most this many rows are not partitioned (plain blocks are cheaper).
@@ -738,10 +740,10 @@ class CosineDBSCAN(ClusterMixin, BaseEstimator):
 class _Components:
     """Connected components of n nodes fed edge blocks at a time (memory bounded by a buffer)."""
 
-    def __init__(self, n: int, buffer: int = 4_000_000):
+    def __init__(self, n: int, buffer: int | None = None):
         self.comp = np.arange(n)
         self.n = n
-        self.buffer = buffer
+        self.buffer = _EDGE_BUFFER if buffer is None else buffer
         self._a: list[np.ndarray] = []
         self._b: list[np.ndarray] = []
         self._size = 0

@@ -22,6 +22,7 @@ def index_setting(request, monkeypatch):
     """Run with the default block index and with tiny balls, so that pruning is exercised hard."""
     if request.param == "tiny-balls":
         monkeypatch.setattr(CL, "_BRUTE_ROWS", 0)
+        monkeypatch.setattr(CL, "_EDGE_BUFFER", 5)  # merge components every few edges
         monkeypatch.setattr(CL, "_GROUP_SIZE", 3)
         monkeypatch.setattr(CL, "_WIDE", 0.05)
     return request.param
