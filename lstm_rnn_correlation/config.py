@@ -113,7 +113,7 @@ class RunConfig:
     max_chars: int | None = 1024
     group_size: int = 8
     count_power: float = 0.5
-    max_eval_alerts: int = 2000
+    max_eval_alerts: int = 1000
     patience: int | None = None
     device: str = "auto"
     amp: bool = False

@@ -51,7 +51,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
 
     def __init__(self, scheme="inbatch", units=None, epochs=None, batch_size=None, lr=None, max_pairs=None,
                  loss=None, input=None, embedding_dim=32, pooling=None, bidirectional=False, max_chars=1024,
-                 group_size=8, count_power=0.5, patience=None, max_eval_alerts=2000, seed=0, device="auto",
+                 group_size=8, count_power=0.5, patience=None, max_eval_alerts=1000, seed=0, device="auto",
                  amp=False, threads=None, quiet=True, transform_batch_size=512):
         self.scheme = scheme
         self.units = units

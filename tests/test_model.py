@@ -242,3 +242,15 @@ def test_a_batch_without_correlated_or_benign_pairs_gives_a_zero_that_backpropag
     value = loss(z @ z.T, torch.tensor([0, 1, 2]), torch.ones(3), head)  # three incidents, one alert each
     value.backward()  # must not raise
     assert torch.isfinite(value)
+
+
+def test_bidirectional_second_half_reads_each_alert_backwards_from_its_own_end():
+    enc = encoder(ENCODERS["bidirectional"])  # embedding input, last-state pooling
+    line = ALERTS[0]
+    got = vectors(enc, [line, "x" * (len(line) + 30)])[0]  # padded: the other alert is longer
+    codes, _ = encode_alerts([line[::-1]]).batch([0])
+    with torch.no_grad():
+        backward_states, _ = enc.backward_layers[0](enc.characters(codes))
+        forward_states, _ = enc.layers[0](enc.characters(encode_alerts([line]).batch([0])[0]))
+    torch.testing.assert_close(got[8:], backward_states[0, -1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got[:8], forward_states[0, -1], atol=1e-5, rtol=1e-5)
