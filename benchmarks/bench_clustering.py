@@ -132,6 +132,8 @@ def part1(args) -> None:
                 else:
                     print()
         sys.stdout.flush()
+    if args.skip_large:
+        return
     big = measure("new", args.n, args, args.repeats)
     if "error" in big:
         print(f"{args.n:>9} {'new':>9}  failed: {big['error']}")
@@ -195,6 +197,7 @@ def main() -> None:
     p.add_argument("--original-max", type=int, default=16000, help="largest size for the original (default 16000)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
     p.add_argument("--skip-part1", action="store_true", help="only part 2")
+    p.add_argument("--skip-large", action="store_true", help="part 1: only the equal-size comparison")
     p.add_argument("--crossval", action="store_true", help="also time crossval (part 2; trains 10 LSTMs)")
     p.add_argument("--csv", help="part 2: data set CSV (default: the bundled data set, generated)")
     p.add_argument("--methods", default="lstm,lsa,signature", help="part 2: methods")
