@@ -604,6 +604,10 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
             log.info("epoch %d: train loss %.4f, val loss %s, val balanced pair accuracy %s, %.1f s",
                      epoch + 1, record["train_loss"], _fmt(record.get("val_loss")),
                      _fmt(record.get("val_balanced_accuracy")), record["seconds"])
+            log.debug("epoch %d metrics: %s", epoch + 1, record)
+            if not paper:
+                log.debug("epoch %d head: scale %.3f, bias %.3f", epoch + 1,
+                          float(model.head.log_scale.exp()), float(model.head.bias))
             if run_dir is not None:
                 save_checkpoint(checkpoint_path(run_dir, epoch + 1), model, optimizer, config, epoch + 1, history)
                 write_epoch_outputs(run_dir, history, histograms, epoch + 1)
