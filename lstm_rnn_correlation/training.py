@@ -607,7 +607,7 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
             log.debug("epoch %d metrics: %s", epoch + 1, record)
             if not paper:
                 log.debug("epoch %d head: scale %.3f, bias %.3f", epoch + 1,
-                          float(model.head.log_scale.exp()), float(model.head.bias))
+                          float(model.head.log_scale.detach().exp()), float(model.head.bias.detach()))
             if run_dir is not None:
                 save_checkpoint(checkpoint_path(run_dir, epoch + 1), model, optimizer, config, epoch + 1, history)
                 write_epoch_outputs(run_dir, history, histograms, epoch + 1)
