@@ -145,9 +145,10 @@ def _reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
 
 
 def _masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x[b, :lengths[b]]`` per row (a batched matrix product: no ``[B, T, H]`` temporary)."""
     lengths = lengths.to(x.device)
-    mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
-    summed = (x * mask.unsqueeze(2).to(x.dtype)).sum(dim=1)
+    mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).to(x.dtype)
+    summed = torch.bmm(mask.unsqueeze(1), x).squeeze(1)
     return summed / lengths.unsqueeze(1).to(x.dtype)
 
 
