@@ -211,6 +211,12 @@ def test_same_seed_same_numbers_on_the_cpu():
     assert _numbers(a.history) != _numbers(c.history)
 
 
+def test_amp_flag_runs_the_same_code_path_on_the_cpu():
+    # Mixed precision only applies on CUDA; on the CPU the flag changes no number.
+    assert _numbers(_small_train(seed=1, epochs=1, amp=True).history) == _numbers(
+        _small_train(seed=1, epochs=1).history)
+
+
 def test_resume_continues_exactly_like_an_uninterrupted_run(csv_path, tmp_path, monkeypatch):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert train_cli("--csv", str(csv_path), "--out", str(straight), "--epochs", "3", *TINY) == 0
