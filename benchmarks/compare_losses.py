@@ -45,6 +45,8 @@ CONFIGS = {
     "supcon": dict(loss="supcon"),
     "contrastive": dict(loss="contrastive"),
     "sigmoid-last": dict(loss="sigmoid", pooling="last"),
+    "sigmoid-max": dict(loss="sigmoid", pooling="max"),
+    "sigmoid-meanmax": dict(loss="sigmoid", pooling="meanmax"),
     "sigmoid-128": dict(loss="sigmoid", units=(128,), lr=0.003),
     "sigmoid-lr003": dict(loss="sigmoid", lr=0.003),
 }

@@ -79,7 +79,7 @@ class RunConfig:
     optimizer : ``sgd`` or ``adamw``.
     weight_decay : AdamW weight decay.
     input : ``onehot`` or ``embedding``; embedding_dim its size.
-    pooling : ``last`` or ``mean``; bidirectional: two-way LSTM layers.
+    pooling : ``last``, ``mean``, ``max`` or ``meanmax``; bidirectional: two-way LSTM layers.
     max_chars : alerts are cut to this many leading characters.
     group_size : ``inbatch``: alerts of one incident kept together in a batch.
     count_power : ``inbatch``: a de-duplicated alert weighs ``count ** count_power``.

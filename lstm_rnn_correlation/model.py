@@ -24,6 +24,9 @@ from torch import nn
 from lstm_rnn_correlation.text import VOCAB_SIZE
 
 
+POOLINGS = ("last", "mean", "max", "meanmax")
+
+
 @dataclass
 class EncoderConfig:
     """Everything needed to rebuild an :class:`AlertEncoder`.
@@ -33,7 +36,8 @@ class EncoderConfig:
     units : LSTM sizes, one per stacked layer (``NN_UNITS``; ``(10,)`` in the paper).
     input : ``"onehot"`` (fixed 128x128 identity, as published) or ``"embedding"`` (learned).
     embedding_dim : size of the learned character embedding (``input="embedding"`` only).
-    pooling : ``"last"`` (state at the last real character) or ``"mean"`` (over real characters).
+    pooling : ``"last"`` (state at the last real character), ``"mean"`` or ``"max"`` (over the
+        real characters), or ``"meanmax"`` (both, concatenated: the vector size doubles).
     bidirectional : run every layer in both directions (vector size doubles).
     max_chars : alerts are cut to this many leading characters (None: no cut).
     """
@@ -52,8 +56,8 @@ class EncoderConfig:
             raise ValueError(f"units must be positive layer sizes, got {self.units}")
         if self.input not in ("onehot", "embedding"):
             raise ValueError(f"input must be 'onehot' or 'embedding', got {self.input!r}")
-        if self.pooling not in ("last", "mean"):
-            raise ValueError(f"pooling must be 'last' or 'mean', got {self.pooling!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
 
     def to_dict(self) -> dict:
         """Plain values (JSON and ``weights_only`` safe)."""
@@ -90,6 +94,8 @@ class AlertEncoder(nn.Module):
             if config.bidirectional:
                 backward.append(nn.LSTM(size, units, batch_first=True))
             size = units * (2 if config.bidirectional else 1)
+        if config.pooling == "meanmax":
+            size *= 2
         self.layers = nn.ModuleList(layers)
         # Bidirectional layers: a second LSTM reads each alert backwards from its own
         # last character (see _reverse_within_length); padded, not packed, because
@@ -123,6 +129,10 @@ class AlertEncoder(nn.Module):
             x = out
         if self.config.pooling == "last":
             return _at_last(x, lengths)
+        if self.config.pooling == "max":
+            return _masked_max(x, lengths)
+        if self.config.pooling == "meanmax":
+            return torch.cat([_masked_mean(x, lengths), _masked_max(x, lengths)], dim=1)
         return _masked_mean(x, lengths)
 
 
@@ -150,6 +160,13 @@ def _masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).to(x.dtype)
     summed = torch.bmm(mask.unsqueeze(1), x).squeeze(1)
     return summed / lengths.unsqueeze(1).to(x.dtype)
+
+
+def _masked_max(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Largest value of each feature over ``x[b, :lengths[b]]`` per row."""
+    lengths = lengths.to(x.device)
+    pad = torch.arange(x.shape[1], device=x.device)[None, :, None] >= lengths[:, None, None]
+    return x.masked_fill(pad, float("-inf")).amax(dim=1)
 
 
 class CosineSigmoidHead(nn.Module):

@@ -37,7 +37,7 @@ from lstm_rnn_correlation import diagnostics
 from lstm_rnn_correlation.config import RunConfig, build_config, merge_for_resume
 from lstm_rnn_correlation.errors import AlertParseError, UserError
 from lstm_rnn_correlation.losses import cosine_bce, make_loss, pair_targets
-from lstm_rnn_correlation.model import EncoderConfig, HeadConfig, SiameseModel
+from lstm_rnn_correlation.model import POOLINGS, EncoderConfig, HeadConfig, SiameseModel
 from lstm_rnn_correlation.pairs import incident_batches, paper_pair_batches
 from lstm_rnn_correlation.text import EncodedAlerts, deduplicate, encode_alerts, length_sorted_batches
 
@@ -669,7 +669,8 @@ def add_arguments(parser) -> None:
     p.add_argument("--loss", choices=["cosine-bce", "sigmoid", "contrastive", "supcon"],
                    help="pair loss (paper: cosine-bce; inbatch default: sigmoid)")
     p.add_argument("--input", choices=["onehot", "embedding"], help="character input (paper: onehot; inbatch: embedding)")
-    p.add_argument("--pooling", choices=["last", "mean"], help="alert vector: state at the last character, or the mean")
+    p.add_argument("--pooling", choices=list(POOLINGS),
+                   help="alert vector: state at the last character, mean or max over the characters, or mean and max")
     p.add_argument("--bidirectional", action="store_true", default=None, help="two-way LSTM layers")
     p.add_argument("--patience", type=int, help="stop when the validation loss has not improved for this many epochs")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto: CUDA when available)")

@@ -26,6 +26,8 @@ ENCODERS = {
     "stacked": EncoderConfig(units=(12, 6), input="embedding", embedding_dim=8, pooling="last"),
     "bidirectional": EncoderConfig(units=(8,), input="embedding", embedding_dim=8, pooling="last", bidirectional=True),
     "bidirectional-mean": EncoderConfig(units=(8,), input="onehot", pooling="mean", bidirectional=True),
+    "max": EncoderConfig(units=(8,), input="embedding", embedding_dim=8, pooling="max"),
+    "meanmax": EncoderConfig(units=(8,), input="embedding", embedding_dim=8, pooling="meanmax"),
 }
 
 
@@ -88,6 +90,21 @@ def test_stacked_layers_follow_nn_units_sizes():
     assert vectors(enc.eval(), ALERTS).shape == (len(ALERTS), 32)
     bi = AlertEncoder(EncoderConfig(units=(8,), bidirectional=True))
     assert bi.output_dim == 16
+
+
+def test_max_and_meanmax_pooling_read_the_lstm_states_over_real_characters():
+    enc = encoder(ENCODERS["meanmax"])
+    line = ALERTS[1]
+    codes, lengths = encode_alerts([line]).batch([0])
+    with torch.no_grad():
+        states, _ = enc.layers[0](enc.characters(codes))
+        pooled = enc(codes, lengths)
+    assert enc.output_dim == 16 and pooled.shape == (1, 16)
+    torch.testing.assert_close(pooled[0, :8], states[0].mean(dim=0))
+    torch.testing.assert_close(pooled[0, 8:], states[0].amax(dim=0))
+    assert AlertEncoder(ENCODERS["max"]).output_dim == 8
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        EncoderConfig(pooling="sum")
 
 
 def test_siamese_model_has_one_parameter_set_shared_by_both_sides():
