@@ -225,7 +225,11 @@ def plot_training_curves(history: pd.DataFrame, path, title: str = "") -> None:
                 ax.plot(history.epoch, history[col], marker="o", label="training" if split == "train" else "validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "not measured\n(per-epoch pair metrics off: max_eval_alerts=0)",
+                    ha="center", va="center", transform=ax.transAxes, fontsize="small", color="0.4")
     if title:
         fig.suptitle(title)
     save_figure_atomic(fig, path, dpi=80)

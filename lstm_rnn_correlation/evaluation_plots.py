@@ -73,6 +73,7 @@ def plot_grid(metrics: pd.DataFrame, path, title: str = "", chosen=None, panels=
             ax.set_yscale("log")
         elif col in ("n_clusters", "n_noise"):
             ax.set_yscale("symlog", linthresh=1)  # counts: log-like, and 0 stays visible
+            ax.set_ylim(bottom=0)  # counts are never negative: no "-1" tick below the zero line
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("eps (cosine distance)")
         ax.grid(True, alpha=0.3)

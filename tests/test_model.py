@@ -97,7 +97,8 @@ def test_max_and_meanmax_pooling_read_the_lstm_states_over_real_characters():
     line = ALERTS[1]
     codes, lengths = encode_alerts([line]).batch([0])
     with torch.no_grad():
-        states, _ = enc.layers[0](enc.characters(codes))
+        states, _ = enc.layers[0](enc.characters(codes))  # time-major [T, 1, H]
+        states = states.transpose(0, 1)
         pooled = enc(codes, lengths)
     assert enc.output_dim == 16 and pooled.shape == (1, 16)
     torch.testing.assert_close(pooled[0, :8], states[0].mean(dim=0))
@@ -269,5 +270,6 @@ def test_bidirectional_second_half_reads_each_alert_backwards_from_its_own_end()
     with torch.no_grad():
         backward_states, _ = enc.backward_layers[0](enc.characters(codes))
         forward_states, _ = enc.layers[0](enc.characters(encode_alerts([line]).batch([0])[0]))
-    torch.testing.assert_close(got[8:], backward_states[0, -1], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(got[:8], forward_states[0, -1], atol=1e-5, rtol=1e-5)
+    # time-major states [T, 1, H]: the last position of the only sequence
+    torch.testing.assert_close(got[8:], backward_states[-1, 0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got[:8], forward_states[-1, 0], atol=1e-5, rtol=1e-5)
