@@ -22,6 +22,11 @@ from lstm_rnn_correlation.errors import UserError
 from lstm_rnn_correlation.text import deduplicate, encode_alerts, length_sorted_batches
 
 
+# Distinct alerts from which ``transform`` uses its ``workers`` processes: starting one
+# costs about a second (importing torch), the time to embed some 3,000 alerts.
+PARALLEL_MIN_ALERTS = 20_000
+
+
 class LSTMEmbedder(TransformerMixin, BaseEstimator):
     """Alert lines -> unit vectors, learned by the siamese tied-weight LSTM.
 
@@ -29,7 +34,8 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
     ----------
     scheme : ``inbatch`` (default) or ``paper`` (the original's training exactly).
     units : LSTM layer sizes, e.g. ``(128,)`` or ``(64, 64)``.
-    epochs, batch_size, lr, max_pairs : training length, step size and budget.
+    epochs, steps, batch_size, lr, max_pairs : training length (``inbatch`` default: about
+        600 steps, see :mod:`~lstm_rnn_correlation.config`), step size and budget.
     loss : ``sigmoid`` (default), ``contrastive`` or ``supcon`` (``inbatch``); the paper's ``cosine-bce``.
     input, embedding_dim, pooling, bidirectional, max_chars : encoder options.
     group_size, count_power : ``inbatch`` batch composition and duplicate weighting.
@@ -40,6 +46,10 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
     threads : CPU threads for torch (None: a default from the core count).
     quiet : no progress bars.
     transform_batch_size : alerts per batch in :meth:`transform`.
+    workers : CPU processes for :meth:`transform` on large inputs (at least
+        :data:`PARALLEL_MIN_ALERTS` distinct alerts): each runs one torch thread over
+        its share of the batches (:mod:`~lstm_rnn_correlation.parallel`); 1 (default)
+        embeds in this process with ``threads`` threads; 0 means one per usable core.
 
     Attributes (after ``fit`` or ``load``)
     ----------
@@ -49,13 +59,14 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
     n_features_out_ : vector size.
     """
 
-    def __init__(self, scheme="inbatch", units=None, epochs=None, batch_size=None, lr=None, max_pairs=None,
+    def __init__(self, scheme="inbatch", units=None, epochs=None, steps=None, batch_size=None, lr=None, max_pairs=None,
                  loss=None, input=None, embedding_dim=32, pooling=None, bidirectional=False, max_chars=1024,
                  group_size=8, count_power=0.5, patience=None, max_eval_alerts=1000, seed=0, device="auto",
-                 amp=False, threads=None, quiet=True, transform_batch_size=512):
+                 amp=False, threads=None, quiet=True, transform_batch_size=512, workers=1):
         self.scheme = scheme
         self.units = units
         self.epochs = epochs
+        self.steps = steps
         self.batch_size = batch_size
         self.lr = lr
         self.max_pairs = max_pairs
@@ -75,6 +86,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
         self.threads = threads
         self.quiet = quiet
         self.transform_batch_size = transform_batch_size
+        self.workers = workers
 
     def _run_config(self) -> RunConfig:
         units = self.units
@@ -84,7 +96,8 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
             from lstm_rnn_correlation.config import parse_units
 
             units = parse_units(units)
-        return RunConfig(scheme=self.scheme, units=units, epochs=self.epochs, batch_size=self.batch_size,
+        return RunConfig(scheme=self.scheme, units=units, epochs=self.epochs, steps=self.steps,
+                         batch_size=self.batch_size,
                          lr=self.lr, max_pairs=self.max_pairs, loss=self.loss, input=self.input,
                          embedding_dim=self.embedding_dim, pooling=self.pooling, bidirectional=self.bidirectional,
                          max_chars=self.max_chars, group_size=self.group_size, count_power=self.count_power,
@@ -142,18 +155,48 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
         unique = deduplicate(alerts)
         encoded = encode_alerts(unique.alerts, max_chars=self.model_.encoder_config.max_chars)
         device = select_device(self.device)
-        model = self.model_.to(device).eval()
         vectors = np.empty((len(unique.alerts), self.n_features_out_), dtype=np.float32)
-        amp = bool(self.amp and device.type == "cuda")
-        with torch_threads(self.threads), torch.inference_mode(), \
-                torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-            for idx in length_sorted_batches(encoded.lengths, self.transform_batch_size):
-                codes, lengths = encoded.batch(idx)
-                z = model.embed(codes.to(device), lengths.to(device))
-                vectors[idx] = z.float().cpu().numpy()
-        self.model_.cpu()
+        batches = length_sorted_batches(encoded.lengths, self.transform_batch_size)
+        workers = self._workers()
+        bar = None
+        if not self.quiet and len(unique.alerts) >= PARALLEL_MIN_ALERTS:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(unique.alerts), desc="embedding", unit=" alerts", mininterval=1.0)
+        try:
+            if device.type == "cpu" and workers > 1 and len(unique.alerts) >= PARALLEL_MIN_ALERTS:
+                from lstm_rnn_correlation.parallel import embed_batches
+
+                embed_batches(self.model_.cpu().eval(), encoded, batches, vectors, workers,
+                              progress=bar.update if bar is not None else None)
+            else:
+                model = self.model_.to(device).eval()
+                amp = bool(self.amp and device.type == "cuda")
+                with torch_threads(self.threads), torch.inference_mode(), \
+                        torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
+                    for idx in batches:
+                        codes, lengths = encoded.batch(idx)
+                        z = model.embed(codes.to(device), lengths.to(device))
+                        vectors[idx] = z.float().cpu().numpy()
+                        if bar is not None:
+                            bar.update(len(idx))
+                self.model_.cpu()
+        finally:
+            if bar is not None:
+                bar.close()
         out[:] = vectors[unique.inverse]
         return out
+
+    def _workers(self) -> int:
+        """Processes for a large ``transform`` (``workers``; 0: one per usable core)."""
+        from lstm_rnn_correlation.parallel import usable_cores
+
+        if self.workers is None:
+            return 1
+        workers = int(self.workers)
+        if workers < 0:
+            raise UserError(f"workers must be 0 (one per core) or more, got {workers}")
+        return usable_cores() if workers == 0 else workers
 
     def fit_transform(self, alerts, incidents, **fit_params) -> np.ndarray:
         """``fit`` then ``transform`` the training alerts."""

@@ -113,20 +113,22 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def load_model(model_dir, *, threads: int | None = None, quiet: bool = True):
+def load_model(model_dir, *, threads: int | None = None, workers: int = 0, quiet: bool = True):
     """``(embedder, checkpoint_path, sha256)`` for a run folder or checkpoint file.
 
     Parameters
     ----------
     model_dir : run folder or checkpoint file.
     threads : CPU threads for torch (None: the default from the core count).
+    workers : processes that embed a large log (0, the default: one per usable core;
+        see ``LSTMEmbedder``).
     quiet : no progress bars.
     """
     from lstm_rnn_correlation.embedding import LSTMEmbedder
 
     checkpoint = model_checkpoint(model_dir)
     sha = file_sha256(checkpoint)
-    embedder = LSTMEmbedder.load(checkpoint, threads=threads, quiet=quiet)
+    embedder = LSTMEmbedder.load(checkpoint, threads=threads, workers=workers, quiet=quiet)
     return embedder, checkpoint, sha
 
 
@@ -734,6 +736,8 @@ def _fit_clusters_arguments(parser) -> None:
                         help="alerts to cluster: all cuts (default) or only the model's training cuts")
     parser.add_argument("--out", metavar="FILE", help=f"clustering file (default RUNDIR/{CLUSTERS_FILE})")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes embedding a large log, one torch thread each (default 0: one per core)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -746,7 +750,7 @@ def run_fit_clusters(args) -> int:
     """
     from lstm_rnn_correlation.training import incident_labels, load_dataset
 
-    embedder, checkpoint, sha = load_model(args.model, threads=args.threads, quiet=args.quiet)
+    embedder, checkpoint, sha = load_model(args.model, threads=args.threads, workers=args.workers, quiet=args.quiet)
     val_cut = getattr(embedder.config_, "val_cut", None)
     eps, min_samples, source = choose_operating_point(args.model, args.eps, args.min_samples, args.selected,
                                                       cut=val_cut)
@@ -790,6 +794,8 @@ def _correlate_arguments(parser) -> None:
     parser.add_argument("--report-groups", type=int, default=DEFAULT_REPORT_GROUPS,
                         help=f"groups shown in full in report.html (default {DEFAULT_REPORT_GROUPS}; all are in the CSV/JSON)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes embedding a large log, one torch thread each (default 0: one per core)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     f = parser.add_argument_group("follow mode")
     f.add_argument("--follow", action="store_true",
@@ -809,7 +815,7 @@ def _model_identity(checkpoint: Path, sha: str, clusters_path: Path, clustering:
             "known_clusters": int(clustering.cluster_ids.size)}
 
 
-def open_correlator(model, clusters=None, *, threads=None, quiet=True):
+def open_correlator(model, clusters=None, *, threads=None, workers=0, quiet=True):
     """``(correlator, identity)`` for a run folder and its clustering file, checking they belong together.
 
     Parameters
@@ -817,12 +823,13 @@ def open_correlator(model, clusters=None, *, threads=None, quiet=True):
     model : run folder or checkpoint.
     clusters : clustering file (default ``RUNDIR/clusters.npz``).
     threads : CPU threads for torch.
+    workers : processes embedding a large log (0: one per usable core).
     quiet : no progress bars.
     """
     model = Path(model)
     clusters_path = Path(clusters) if clusters else (model if model.is_dir() else model.parent) / CLUSTERS_FILE
     clustering = SavedClustering.load(clusters_path)
-    embedder, checkpoint, sha = load_model(model, threads=threads, quiet=quiet)
+    embedder, checkpoint, sha = load_model(model, threads=threads, workers=workers, quiet=quiet)
     if clustering.model_sha256 != sha:
         raise UserError(f"{clusters_path} was made with another model (checkpoint SHA-256 "
                         f"{clustering.model_sha256[:12]}..., but {checkpoint} is {sha[:12]}...); "
@@ -860,7 +867,8 @@ def run_correlate(args) -> int:
 
     if args.report_groups < 0:
         raise UserError("--report-groups must be >= 0")
-    correlator, identity = open_correlator(args.model, args.clusters, threads=args.threads, quiet=args.quiet)
+    correlator, identity = open_correlator(args.model, args.clusters, threads=args.threads, workers=args.workers,
+                                           quiet=args.quiet)
     if args.follow:
         from lstm_rnn_correlation.follow import follow_and_correlate
 

@@ -56,6 +56,26 @@ def test_identical_alerts_get_identical_vectors_and_odd_text_still_embeds(fitted
     assert emb.transform([]).shape == (0, emb.n_features_out_)
 
 
+def test_worker_processes_give_the_one_process_vectors(fitted, data, monkeypatch):
+    # A large log is embedded by several processes (one torch thread each); the vectors
+    # and their order are those of the one-process loop.
+    from lstm_rnn_correlation import embedding, parallel
+
+    emb, _ = fitted
+    alerts = [f"{a} #{i}" for i, a in enumerate(data[0].alert.tolist() * 3)]  # distinct lines
+    one = emb.transform(alerts)
+    monkeypatch.setattr(embedding, "PARALLEL_MIN_ALERTS", 10)
+    monkeypatch.setattr(parallel, "CHUNK_BATCHES", 1)
+    emb.workers, emb.transform_batch_size = 2, 16  # several batches and chunks per worker
+    try:
+        two = emb.transform(alerts)
+        with pytest.raises(UserError, match="workers"):
+            emb.set_params(workers=-1).transform(alerts)
+    finally:
+        emb.workers, emb.transform_batch_size = 1, 512
+    np.testing.assert_allclose(two, one, atol=1e-6)
+
+
 def test_load_from_run_folder_or_checkpoint_gives_the_same_vectors(fitted, data):
     emb, run_dir = fitted
     alerts = data[1].alert.tolist()
