@@ -11,7 +11,7 @@ value           ``paper``              ``inbatch`` (default)
 units           10                     64
 input           one-hot (fixed)        learned 32-d embedding
 pooling         last character         mean over the characters
-epochs          10                     30
+epochs          10                     enough for ~600 steps (at least 10)
 batch_size      10000 pairs per step   64 alerts per step
 learning rate   0.1 (SGD)              0.01 (AdamW)
 loss            cosine-sigmoid BCE     ``sigmoid`` (learned scale/bias)
@@ -49,12 +49,16 @@ ENVIRONMENT = {
 SCHEME_DEFAULTS = {
     "paper": dict(units=(10,), input="onehot", epochs=10, batch_size=10000, lr=0.1,
                   optimizer="sgd", weight_decay=0.0, loss="cosine-bce", pooling="last"),
-    "inbatch": dict(units=(64,), input="embedding", epochs=30, batch_size=64, lr=0.01,
+    "inbatch": dict(units=(64,), input="embedding", steps=600, batch_size=64, lr=0.01,
                     optimizer="adamw", weight_decay=0.01, loss="sigmoid", pooling="mean"),
 }
 
+# Without EPOCHS, the inbatch scheme trains for about ``steps`` optimiser steps, but
+# never fewer passes than this.
+MIN_EPOCHS = 10
+
 # Values a resumed run may change (budgets and where it runs); everything else must match.
-RESUMABLE = {"epochs", "max_hours", "quiet", "device", "amp", "threads", "resume", "out", "csv"}
+RESUMABLE = {"epochs", "steps", "max_hours", "quiet", "device", "amp", "threads", "resume", "out", "csv"}
 
 
 @dataclass
@@ -66,7 +70,12 @@ class RunConfig:
     csv : data set CSV (columns incident, alert, cut); ``CSVIN``.
     val_cut : cut (0-9) held out for validation; ``VAL_CUT``.
     seed : seed for everything random; ``RAND_SEED``.
-    epochs : passes over the training data; ``EPOCHS``.
+    epochs : passes over the training data; ``EPOCHS``.  The ``inbatch`` default is
+        measured in steps instead (see ``steps``); ``train`` writes the number of epochs
+        it chose into the run's ``config.json``.
+    steps : without ``epochs``: train for ``max(MIN_EPOCHS, ceil(steps / batches per epoch))``
+        epochs, so that small and large data sets get a similar amount of training
+        (``inbatch``: 600 steps, about 12 epochs of the bundled data set, 50 of AIT-ADS).
     batch_size : pairs per step (``paper``) or alerts per step (``inbatch``); ``BATCH_SIZE``.
     max_pairs : pairs scored per epoch at most (None: all); ``MAX_PAIRS``.
     units : LSTM layer sizes; ``NN_UNITS`` (``"10"`` or ``"64,64"``).
@@ -95,6 +104,7 @@ class RunConfig:
     val_cut: int = 0
     seed: int = 0
     epochs: int | None = None
+    steps: int | None = None
     batch_size: int | None = None
     max_pairs: int | None = None
     units: tuple[int, ...] | None = None
@@ -139,7 +149,7 @@ class RunConfig:
             raise UserError(f"val_cut must be a cut 0-9, got {self.val_cut}")
         if self.max_eval_alerts < 0:
             raise UserError(f"max_eval_alerts must be 0 (off) or more, got {self.max_eval_alerts}")
-        for name in ("epochs", "batch_size", "embedding_dim", "group_size"):
+        for name in ("epochs", "steps", "batch_size", "embedding_dim", "group_size"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
                 raise UserError(f"{name} must be at least 1, got {value}")
@@ -211,7 +221,7 @@ def parse_units(text: str) -> tuple[int, ...]:
 
 
 _PARSERS = {
-    "csv": str, "resume": str, "val_cut": int, "seed": int, "epochs": int, "batch_size": int,
+    "csv": str, "resume": str, "val_cut": int, "seed": int, "epochs": int, "steps": int, "batch_size": int,
     "max_pairs": int, "units": parse_units, "lr": float, "max_hours": float,
 }
 

@@ -26,7 +26,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from lstm_rnn_correlation import diagnostics
-from lstm_rnn_correlation.config import RunConfig, build_config, merge_for_resume
+from lstm_rnn_correlation.config import MIN_EPOCHS, RunConfig, build_config, merge_for_resume
 from lstm_rnn_correlation.errors import AlertParseError, UserError
 from lstm_rnn_correlation.losses import cosine_bce, make_loss, pair_targets
 from lstm_rnn_correlation.model import POOLINGS, EncoderConfig, HeadConfig, SiameseModel
@@ -541,6 +541,12 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
         train_eval = distinct_train.subset(config.max_eval_alerts, config.seed + 2)
         if len(train_set) < 2:
             raise UserError("need at least two training alerts")
+        if config.epochs is None:
+            # inbatch default: a number of steps, whatever the data set's size
+            per_epoch = max(1, math.ceil(len(train_set) / config.batch_size))
+            config = replace(config, epochs=max(MIN_EPOCHS, math.ceil(config.steps / per_epoch)))
+            log.info("%d epochs: about %d steps of %d alerts at %d steps per epoch (at least %d epochs)",
+                     config.epochs, config.steps, config.batch_size, per_epoch, MIN_EPOCHS)
 
         model = build_model(config).to(device)
         optimizer = build_optimizer(config, model)
@@ -659,7 +665,11 @@ def add_arguments(parser) -> None:
     p.add_argument("--scheme", choices=["inbatch", "paper"],
                    help="inbatch (default): score all pairs of a batch per encoder pass; paper: the original exactly")
     p.add_argument("--seed", type=int, help="seed for everything random (env RAND_SEED; default 0)")
-    p.add_argument("--epochs", type=int, help="passes over the training data (env EPOCHS; paper 10, inbatch 30)")
+    p.add_argument("--epochs", type=int,
+                   help="passes over the training data (env EPOCHS; paper 10; inbatch: enough for --steps)")
+    p.add_argument("--steps", type=int,
+                   help=f"inbatch without --epochs: about this many optimiser steps, at least {MIN_EPOCHS} epochs "
+                        "(default 600)")
     p.add_argument("--batch-size", type=int,
                    help="pairs per step (paper, 10000) or alerts per step (inbatch, 64) (env BATCH_SIZE)")
     p.add_argument("--max-pairs", type=int, help="at most this many pairs per epoch (env MAX_PAIRS)")
@@ -679,7 +689,7 @@ def add_arguments(parser) -> None:
     p.add_argument("--quiet", action="store_true", default=None, help="no progress bars (for batch jobs)")
 
 
-_FLAG_FIELDS = ("csv", "val_cut", "out", "resume", "scheme", "seed", "epochs", "batch_size", "max_pairs",
+_FLAG_FIELDS = ("csv", "val_cut", "out", "resume", "scheme", "seed", "epochs", "steps", "batch_size", "max_pairs",
                 "units", "lr", "max_hours", "loss", "input", "pooling", "bidirectional", "patience",
                 "device", "amp", "threads", "quiet")
 

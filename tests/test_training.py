@@ -211,6 +211,21 @@ def test_same_seed_same_numbers_on_the_cpu():
     assert _numbers(a.history) != _numbers(c.history)
 
 
+def test_default_training_length_is_a_number_of_steps_written_back_as_epochs(tmp_path):
+    # inbatch without EPOCHS: about `steps` optimiser steps, at least MIN_EPOCHS passes;
+    # the number chosen is what config.json and the history show.
+    from lstm_rnn_correlation.config import MIN_EPOCHS
+
+    frame = synthetic_dataset(n_incidents=3, per_incident=20, n_benign=60, short=True)
+    per_epoch = -(-frame[frame.cut != 0].alert.nunique() // 32)
+    long = _small_train(epochs=None, steps=per_epoch * (MIN_EPOCHS + 3))
+    assert len(long.history) == long.config.epochs == MIN_EPOCHS + 3
+    short = _small_train(epochs=None, steps=1)
+    assert len(short.history) == MIN_EPOCHS
+    assert RunConfig().resolved().steps == 600 and RunConfig().resolved().epochs is None
+    assert RunConfig(scheme="paper").resolved().epochs == 10
+
+
 def test_amp_flag_runs_the_same_code_path_on_the_cpu():
     # Mixed precision only applies on CUDA; on the CPU the flag changes no number.
     assert _numbers(_small_train(seed=1, epochs=1, amp=True).history) == _numbers(
