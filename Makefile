@@ -8,12 +8,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 SEED ?= 0
-# make reproduce: methods, validation cuts, and more crossval flags (e.g. --param lstm.epochs=10)
+# make reproduce: methods, validation cuts, cuts computed at once (0: one per core), and
+# more crossval flags (e.g. CROSSVAL_ARGS="--param lstm.epochs=20")
 METHODS ?= lstm,lsa,signature
 CUTS ?= 0-9
-# the LSTM's epochs per cut: ~20 s each on 2 cores, so the 30 of the inbatch default would take ~1.7 h
-LSTM_EPOCHS ?= 2
-CROSSVAL_ARGS ?= --param lstm.epochs=$(LSTM_EPOCHS)
+JOBS ?= 0
+CROSSVAL_ARGS ?=
 LRC := $(VENV)/bin/lstm-rnn-correlation
 
 .PHONY: all venv test reproduce clean
@@ -38,7 +38,7 @@ test: $(VENV)/.installed
 reproduce: $(VENV)/.installed
 	$(LRC) preprocess --config data_cfg.py --out $(OUT)/alerts.csv --seed $(SEED)
 	$(LRC) crossval --csv $(OUT)/alerts.csv --methods $(METHODS) --cuts $(CUTS) --seed $(SEED) \
-		--out $(OUT)/crossval $(CROSSVAL_ARGS)
+		--jobs $(JOBS) --out $(OUT)/crossval $(CROSSVAL_ARGS)
 	$(LRC) results $(OUT)/crossval --out $(OUT)/results
 	@echo
 	@echo "summary:  $(OUT)/results/summary.md (tables), $(OUT)/crossval/summary.md (per cut)"

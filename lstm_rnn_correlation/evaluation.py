@@ -611,7 +611,7 @@ def write_results(out: Path, tables: list[GridTables], imr_target: float, settin
 
 def crossval(csv, methods, out, *, cuts=None, imr_target: float = DEFAULT_IMR_TARGET, seed: int = 0,
              selection: str = "holdout", inner_cuts: int = 1, options: dict | None = None, plots: bool = True,
-             per_cut_plots: bool = False, quiet: bool = True) -> pd.DataFrame:
+             per_cut_plots: bool = False, quiet: bool = True, jobs: int = 1) -> pd.DataFrame:
     """Train and evaluate every method on every cut; write everything under ``out``.
 
     A cut whose ``done.json`` holds the same settings is read back instead of being
@@ -631,6 +631,8 @@ def crossval(csv, methods, out, *, cuts=None, imr_target: float = DEFAULT_IMR_TA
     plots : draw the parameter-grid plots (per method, mean over cuts).
     per_cut_plots : also draw them per cut.
     quiet : no progress output.
+    jobs : cuts computed at once, each in its own process with its share of the cores
+        (0: one per usable core).  The numbers do not depend on it.
 
     Returns the selection table (also in ``out/selected.csv``).
     """
@@ -643,29 +645,95 @@ def crossval(csv, methods, out, *, cuts=None, imr_target: float = DEFAULT_IMR_TA
     options = options or {}
     csv_sha = _sha256(csv)
     out.mkdir(parents=True, exist_ok=True)
-    results = []
     tasks = [(m, c) for m in methods for c in cuts]
-    bar = _progress(tasks, quiet, desc="crossval", unit="cut")
-    for method, cut in bar:
-        if not quiet and hasattr(bar, "set_postfix_str"):
-            bar.set_postfix_str(f"{method} cut {cut}")
+    todo = []
+    for method, cut in tasks:
         cut_dir = _cut_dir(out, method, cut)
         fingerprint = _fingerprint(csv_sha, method, cut, options.get(method, {}), seed, selection, inner_cuts)
         done = _read_done(cut_dir)
         if done is not None and done.get("fingerprint") == fingerprint:
-            results.append(_read_cut(cut_dir))
             continue
         if done is not None:
             _log(f"{cut_dir}: settings changed since it finished; computing it again", quiet)
-        tables = evaluate_cut(data, method, cut, selection=selection, inner_cuts=inner_cuts,
-                              options=options.get(method, {}), seed=seed, quiet=True, work_dir=cut_dir)
-        _write_cut(cut_dir, tables, fingerprint)
-        results.append(tables)
+        todo.append((method, cut, cut_dir, fingerprint))
+    task_args = dict(data=data, selection=selection, inner_cuts=inner_cuts, options=options, seed=seed)
+    jobs = _jobs(jobs, len(todo))
+    bar = _progress(todo, quiet, desc="crossval", unit="cut", total=len(todo))
+    if jobs <= 1:
+        for method, cut, cut_dir, fingerprint in bar:
+            if not quiet and hasattr(bar, "set_postfix_str"):
+                bar.set_postfix_str(f"{method} cut {cut}")
+            _compute_cut(method, cut, cut_dir, fingerprint, **task_args)
+    else:
+        _compute_cuts_in_processes(todo, jobs, task_args, bar)
+    results = [_read_cut(_cut_dir(out, method, cut)) for method, cut in tasks]
     settings = {"data set": str(csv), "data set sha256": csv_sha[:16], "methods": ", ".join(methods),
                 "cuts": ", ".join(map(str, cuts)), "seed": seed, "selection": selection,
                 "inner cuts": inner_cuts, "imr_target": imr_target,
                 "options": json.dumps(options, sort_keys=True)}
     return write_results(out, results, imr_target, settings, plots=plots, per_cut_plots=per_cut_plots, quiet=quiet)
+
+
+def _compute_cut(method, cut, cut_dir, fingerprint, *, data, selection, inner_cuts, options, seed) -> None:
+    """Evaluate one method on one cut and write its tables and ``done.json``."""
+    tables = evaluate_cut(data, method, cut, selection=selection, inner_cuts=inner_cuts,
+                          options=options.get(method, {}), seed=seed, quiet=True, work_dir=cut_dir)
+    _write_cut(cut_dir, tables, fingerprint)
+
+
+def _jobs(jobs: int, n_tasks: int) -> int:
+    """Processes for ``n_tasks`` cuts (``jobs`` 0: one per usable core)."""
+    from lstm_rnn_correlation.parallel import usable_cores
+
+    jobs = int(jobs)
+    if jobs < 0:
+        raise UserError(f"--jobs must be 0 (one per core) or more, got {jobs}")
+    return max(1, min(usable_cores() if jobs == 0 else jobs, n_tasks))
+
+
+def _job_worker_init(threads: int) -> None:
+    """A ``crossval`` worker: its share of the cores, for torch and for the methods' defaults."""
+    import torch
+
+    from lstm_rnn_correlation import training
+
+    torch.set_num_threads(threads)
+    training._THREADS_OVERRIDE[:] = [threads]
+
+
+def _compute_cuts_in_processes(todo, jobs: int, task_args: dict, bar) -> None:
+    """Run :func:`_compute_cut` for every task in ``jobs`` worker processes.
+
+    Workers are forked on Linux (the parent has run no torch work, and each worker
+    sets its thread count first, as PyTorch's DataLoader workers do) and spawned
+    elsewhere.  A failing cut stops the run with its error; finished cuts stay done.
+    """
+    import multiprocessing
+    import sys
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    from lstm_rnn_correlation.parallel import usable_cores
+
+    threads = max(1, usable_cores() // jobs)
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_job_worker_init,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(_compute_cut, method, cut, cut_dir, fingerprint, **task_args): (method, cut)
+                   for method, cut, cut_dir, fingerprint in todo}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                if future.exception() is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise future.exception()
+                if hasattr(bar, "update"):
+                    bar.update(1)
+                    method, cut = futures[future]
+                    bar.set_postfix_str(f"{method} cut {cut} done")
+    if hasattr(bar, "close"):
+        bar.close()
 
 
 # --------------------------------------------------------------------------- evaluate RUNDIR
@@ -793,6 +861,9 @@ def add_arguments(parser) -> None:
         parser.add_argument("--out", required=True, help="output folder")
         parser.add_argument("--per-cut-plots", action="store_true",
                             help="also draw the parameter-grid plots of every cut (default: mean over cuts only)")
+        parser.add_argument("--jobs", type=int, default=1,
+                            help="cuts computed at once, each in its own process with its share of the cores "
+                                 "(default 1; 0: one per core); the numbers do not depend on it")
         _common_arguments(parser)
         parser.set_defaults(_evaluation_command="crossval")
 
@@ -828,7 +899,8 @@ def run(args) -> int:
         selected = crossval(csv, methods, args.out, cuts=args.cuts, imr_target=args.imr_target, seed=args.seed,
                             selection=args.selection, inner_cuts=args.inner_cuts,
                             options=parse_method_options(args.param, methods),
-                            plots=not args.no_plots, per_cut_plots=args.per_cut_plots, quiet=args.quiet)
+                            plots=not args.no_plots, per_cut_plots=args.per_cut_plots, quiet=args.quiet,
+                            jobs=args.jobs)
         where = Path(args.out)
     if not args.quiet:
         stats = _stats_table(selected, "")

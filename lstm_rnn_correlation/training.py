@@ -161,11 +161,17 @@ def default_threads() -> int:
     other at every one of the ~200 time steps; leaving half the cores free keeps
     that from happening, and small LSTM matrices gain little beyond 8 threads.
     """
+    if _THREADS_OVERRIDE:
+        return _THREADS_OVERRIDE[0]
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
     return max(1, min(8, cores // 2))
+
+
+# Set by a worker process of ``crossval --jobs`` to its share of the cores.
+_THREADS_OVERRIDE: list[int] = []
 
 
 @contextlib.contextmanager

@@ -293,6 +293,23 @@ def test_crossval_is_reproducible(finished, tmp_path):
     assert (out / "selected.csv").read_bytes() == (out2 / "selected.csv").read_bytes()
 
 
+def test_crossval_jobs_compute_cuts_in_parallel_processes_with_the_same_numbers(finished, tmp_path):
+    _, out = finished
+    _, out2 = _crossval(tmp_path, "--no-plots", "--jobs", "2")
+    assert (out / "metrics.csv").read_bytes() == (out2 / "metrics.csv").read_bytes()
+    assert (out / "selected.csv").read_bytes() == (out2 / "selected.csv").read_bytes()
+
+
+def test_crossval_a_failing_cut_in_a_worker_is_one_clear_error(tmp_path, capsys):
+    # a worker's error (here: a method option the method rejects) reaches the user as one line
+    csv = write_dataset(tmp_path / "alerts.csv", seed=1)
+    argv = ["crossval", "--csv", str(csv), "--methods", "lsa", "--cuts", "0,5", "--out", str(tmp_path / "o"),
+            "--quiet", "--no-plots", "--jobs", "2", "--param", "lsa.n_components=0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip()
+
+
 def test_an_interrupted_cut_leaves_finished_cuts_intact(tmp_path, monkeypatch):
     csv = write_dataset(tmp_path / "alerts.csv", seed=9)
     out = tmp_path / "cv"
