@@ -46,10 +46,18 @@ Outputs of ``crossval --out DIR`` (all tidy CSV, written atomically):
 ``DIR/confusion.csv``     both confusion matrices (validation, every point), long format,
                           non-zero cells only (``kind`` incident_cluster / incident_incident)
 ``DIR/selected_per_class.csv``, ``DIR/selected_confusion.csv``  the same at the chosen points
+``DIR/similarity.csv``    per method and cut: a histogram (40 bins over [-1, 1], columns
+                          ``bin_left``, ``bin_right``, ``correlated``, ``uncorrelated``) of the
+                          cosine similarity of validation alert pairs (at most 1,000 validation
+                          alerts, a sample fixed by ``--seed``; self-pairs excluded); correlated
+                          pairs share an incident and are not benign, every other pair is
+                          uncorrelated (:func:`similarity_histogram`).  Cuts finished before this
+                          table existed have none (delete their folder to recompute them)
 ``DIR/summary.md``        min/mean/max of IMR, ARF, NARF, F1 per method, beside the paper's
 ``DIR/plots/``            parameter-grid plots per method (mean over cuts; per cut with
                           ``--per-cut-plots``)
-``DIR/cuts/<method>/cut<k>/``  each finished cut's tables and a ``done.json``; a finished
+``DIR/cuts/<method>/cut<k>/``  each finished cut's tables (``similarity.csv`` among them) and a
+                          ``done.json``; a finished
                           cut with the same settings is not recomputed (the run resumes)
 
 The choice of operating point depends only on ``metrics.csv``, so changing
@@ -83,6 +91,10 @@ from lstm_rnn_correlation.metrics import (
 SELECTIONS = ("holdout", "refit", "reuse")
 DEFAULT_IMR_TARGET = 0.05
 SPLITS = ("train", "inner", "validation")
+#: Validation alerts sampled for the pair similarity histogram, and its bins over [-1, 1].
+SIMILARITY_MAX_ALERTS = 1000
+SIMILARITY_BINS = 40
+SIMILARITY_COLUMNS = ("bin_left", "bin_right", "correlated", "uncorrelated")
 #: Version of the per-cut results; a change invalidates finished cuts.
 RESULTS_VERSION = 2
 #: The original paper's results (METHOD.md), 10-fold means on the validation cut.
@@ -200,6 +212,49 @@ class GridTables:
     per_class: pd.DataFrame
     confusion: pd.DataFrame
     info: dict = field(default_factory=dict)
+    #: cosine similarity histogram of validation pairs (:func:`similarity_histogram`);
+    #: None for cuts finished before it existed.
+    similarity: pd.DataFrame | None = None
+
+
+def similarity_histogram(vectors, labels, *, seed: int = 0, max_alerts: int = SIMILARITY_MAX_ALERTS,
+                         bins: int = SIMILARITY_BINS) -> pd.DataFrame:
+    """Histogram of the cosine similarity of alert pairs, correlated and uncorrelated.
+
+    At most ``max_alerts`` alerts are used (a random sample drawn with
+    ``numpy.random.default_rng(seed)`` when there are more); every unordered pair of
+    distinct sampled alerts counts once.  A pair is *correlated* when both alerts have
+    the same incident and it is not benign (-1); every other pair is *uncorrelated*.
+
+    Parameters
+    ----------
+    vectors : (n, d) alert vectors (normalised here; a zero vector has similarity 0).
+    labels : (n,) incidents, benign -1.
+    seed : seed of the sample.
+    max_alerts : largest number of alerts used.
+    bins : equal bins over [-1, 1].
+
+    Returns
+    -------
+    DataFrame with columns bin_left, bin_right, correlated, uncorrelated (pair counts).
+    """
+    X = np.asarray(vectors, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    if len(X) != len(y):
+        raise ValueError(f"{len(X)} vectors but {len(y)} labels")
+    if len(y) > max_alerts:
+        keep = np.sort(np.random.default_rng(seed).choice(len(y), size=max_alerts, replace=False))
+        X, y = X[keep], y[keep]
+    X = X.reshape(len(y), -1)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+    i, j = np.triu_indices(len(y), k=1)
+    sims = np.clip((X @ X.T)[i, j], -1.0, 1.0)
+    correlated = (y[i] == y[j]) & (y[i] != -1)
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:],
+                         "correlated": np.histogram(sims[correlated], edges)[0].astype(np.int64),
+                         "uncorrelated": np.histogram(sims[~correlated], edges)[0].astype(np.int64)})
 
 
 def _confusion_long(y, clusters, y_pred) -> pd.DataFrame:
@@ -412,6 +467,7 @@ def evaluate_cut(data: pd.DataFrame, method_name: str, val_cut: int, *, selectio
     inner_tables = grid_tables(grid_inner, y_inner_fit, {"inner": (grid_inner.predict(vec_inner_eval), y_inner)},
                                keys, detail_splits=())
     timings["cluster_s"] = time.perf_counter() - t0
+    similarity = similarity_histogram(vec_val, y_val, seed=seed)
 
     metrics = pd.concat([outer.metrics, inner_tables.metrics], ignore_index=True)
     order = {s: k for k, s in enumerate(SPLITS)}
@@ -427,8 +483,10 @@ def evaluate_cut(data: pd.DataFrame, method_name: str, val_cut: int, *, selectio
     info = {"method": method_name, "cut": int(val_cut), "inner_cuts": list(inner), "selection": selection,
             "n_train": int(is_train.sum()), "n_validation": int((cuts == val_cut).sum()),
             "n_inner": int(is_inner.sum()), "n_distinct_train_vectors": int(grid.n_distinct_),
-            "vector_size": int(vec_train.shape[1]), **{k: round(v, 3) for k, v in timings.items()}}
-    return GridTables(metrics, outer.per_class, outer.confusion, info)
+            "vector_size": int(vec_train.shape[1]),
+            "similarity_alerts": int(min(len(y_val), SIMILARITY_MAX_ALERTS)),
+            **{k: round(v, 3) for k, v in timings.items()}}
+    return GridTables(metrics, outer.per_class, outer.confusion, info, similarity)
 
 
 # --------------------------------------------------------------------------- files
@@ -465,6 +523,8 @@ def _write_cut(cut_dir: Path, tables: GridTables, fingerprint: dict) -> None:
     write_csv_atomic(tables.metrics, cut_dir / "metrics.csv")
     write_csv_atomic(tables.per_class, cut_dir / "per_class.csv")
     write_csv_atomic(tables.confusion, cut_dir / "confusion.csv")
+    if tables.similarity is not None:
+        write_csv_atomic(tables.similarity, cut_dir / "similarity.csv")
     done = {"fingerprint": fingerprint, "info": tables.info}
     write_text_atomic(cut_dir / "done.json", json.dumps(done, indent=2, sort_keys=True, default=str) + "\n")
 
@@ -480,7 +540,10 @@ def _read_cut(cut_dir: Path) -> GridTables:
             raise UserError(f"{path}: cannot read a finished cut's table ({exc}); delete {cut_dir} to recompute") from None
 
     done = _read_done(cut_dir) or {}
-    return GridTables(read("metrics.csv"), read("per_class.csv"), read("confusion.csv"), done.get("info", {}))
+    # cuts finished before the similarity histogram existed have no similarity.csv
+    similarity = read("similarity.csv") if (cut_dir / "similarity.csv").is_file() else None
+    return GridTables(read("metrics.csv"), read("per_class.csv"), read("confusion.csv"), done.get("info", {}),
+                      similarity)
 
 
 def _at_points(table: pd.DataFrame, selected: pd.DataFrame, prefix: str, label: str) -> pd.DataFrame:
@@ -554,6 +617,25 @@ def summary_markdown(selected: pd.DataFrame, settings: dict, timings: pd.DataFra
     return "\n".join(out)
 
 
+def similarity_long(tables: list[GridTables]) -> pd.DataFrame | None:
+    """The cuts' similarity histograms in one table (method, cut, bin_left, bin_right,
+    correlated, uncorrelated); None when no cut has one.
+
+    Parameters
+    ----------
+    tables : per (method, cut) results.
+    """
+    parts = []
+    for t in tables:
+        if t.similarity is None or t.similarity.empty:
+            continue
+        keys = t.metrics[["method", "cut"]].iloc[0] if not t.metrics.empty else t.info
+        parts.append(t.similarity[list(SIMILARITY_COLUMNS)].assign(method=keys["method"], cut=int(keys["cut"])))
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True)[["method", "cut", *SIMILARITY_COLUMNS]]
+
+
 def write_results(out: Path, tables: list[GridTables], imr_target: float, settings: dict,
                   plots: bool = True, per_cut_plots: bool = False, quiet: bool = True) -> pd.DataFrame:
     """Write the combined tables, the selection, the summary and the plots of finished cuts.
@@ -578,6 +660,9 @@ def write_results(out: Path, tables: list[GridTables], imr_target: float, settin
     write_csv_atomic(selected, out / "selected.csv")
     write_csv_atomic(per_class, out / "per_class.csv")
     write_csv_atomic(confusion, out / "confusion.csv")
+    similarity = similarity_long(tables)
+    if similarity is not None:
+        write_csv_atomic(similarity, out / "similarity.csv")
     write_csv_atomic(pd.concat([_at_points(per_class, selected, "", "training"),
                                 _at_points(per_class, selected, "by_validation_", "by_validation")],
                                ignore_index=True), out / "selected_per_class.csv")

@@ -30,7 +30,15 @@ all written atomically):
 ``per_class_f1.*``            per-class F1 bars with min-max error bars
 ``imr_arf.*``                 IMR against ARF per run (colour per method, marker per data set)
 ``grid_<dataset>_<method>.*`` parameter-grid plots (mean over cuts)
-``similarity_<dataset>.*``    model output histograms of the LSTM runs (last epoch, summed)
+``similarity_<dataset>.*``    per data set: the cosine similarity of validation alert pairs,
+                              correlated against uncorrelated, one panel per method, summed over
+                              cuts and folders (each histogram normalised to sum 1), from the
+                              folders' ``similarity.csv`` (``crossval``/``evaluate`` output).
+                              A data set without any ``similarity.csv`` (older outputs) gets the
+                              LSTM run folders' model output histograms instead (last epoch of
+                              ``histograms/epoch-NNN.csv``, summed); when both exist the
+                              ``similarity.csv`` figure is drawn and the run histograms are not.
+``similarity_<dataset>.csv``  the numbers of that figure (pair counts and fractions per bin)
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from lstm_rnn_correlation.fileio import write_csv_atomic, write_text_atomic
 POINTS = (("", "chosen on training data"), ("by_validation_", "chosen by looking at validation"))
 RATE_METRICS = ("IMR", "ARF", "NARF")
 CLASS_METRICS = ("accuracy", "precision", "recall", "f1")
+SIMILARITY_COLUMNS = ("method", "bin_left", "bin_right", "correlated", "uncorrelated")
 
 
 @dataclass
@@ -65,6 +74,8 @@ class RunResults:
     metrics : its metrics.csv (every grid point), or None.
     per_class : its selected_per_class.csv, or None.
     histograms : last-epoch histogram CSVs of LSTM runs found inside it.
+    similarity : its similarity.csv (method, cut, bin_left, bin_right, correlated,
+        uncorrelated), or None.
     """
 
     source: Path
@@ -73,6 +84,7 @@ class RunResults:
     metrics: pd.DataFrame | None = None
     per_class: pd.DataFrame | None = None
     histograms: list = field(default_factory=list)
+    similarity: pd.DataFrame | None = None
 
 
 def _read_json(path: Path) -> dict:
@@ -147,7 +159,12 @@ def load_run(source, label: str | None = None) -> RunResults:
     selected = selected.assign(dataset=dataset, source=str(source))
     metrics = _read_csv(results_dir / "metrics.csv")
     per_class = _read_csv(results_dir / "selected_per_class.csv")
-    return RunResults(source, dataset, selected, metrics, per_class, _last_histograms(source))
+    similarity = _read_csv(results_dir / "similarity.csv")
+    if similarity is not None:
+        missing = sorted(set(SIMILARITY_COLUMNS) - set(similarity.columns))
+        if missing:
+            raise UserError(f"{results_dir / 'similarity.csv'}: missing columns {', '.join(missing)}")
+    return RunResults(source, dataset, selected, metrics, per_class, _last_histograms(source), similarity)
 
 
 def load_runs(sources, labels=None) -> list[RunResults]:
@@ -221,6 +238,36 @@ def per_class_table(runs: list[RunResults]) -> pd.DataFrame:
             row[f"{m} min"], row[f"{m} mean"], row[f"{m} max"] = values.min(), values.mean(), values.max()
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def similarity_table(runs: list[RunResults]) -> pd.DataFrame:
+    """Pair counts per data set, method and bin, summed over cuts and folders, with each
+    histogram normalised to sum 1 (``correlated_fraction``, ``uncorrelated_fraction``).
+
+    Parameters
+    ----------
+    runs : the loaded folders.
+    """
+    columns = ["dataset", "method", "cuts", "bin_left", "bin_right", "correlated", "uncorrelated",
+               "correlated_fraction", "uncorrelated_fraction"]
+    parts = [r.similarity.assign(dataset=r.dataset, source=str(r.source))
+             for r in runs if r.similarity is not None and not r.similarity.empty]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    frame = pd.concat(parts, ignore_index=True)
+    if "cut" not in frame.columns:
+        frame["cut"] = 0
+    frame["cut_key"] = frame["source"] + "/" + frame["cut"].astype(str)
+    keys = ["dataset", "method", "bin_left", "bin_right"]
+    # the bin edges of every cut are the same numbers; round away CSV float noise before grouping
+    frame["bin_left"], frame["bin_right"] = frame["bin_left"].round(9), frame["bin_right"].round(9)
+    summed = frame.groupby(keys, sort=True)[["correlated", "uncorrelated"]].sum().reset_index()
+    cuts = frame.groupby(["dataset", "method"])["cut_key"].nunique().rename("cuts").reset_index()
+    summed = summed.merge(cuts, on=["dataset", "method"])
+    for kind in ("correlated", "uncorrelated"):
+        total = summed.groupby(["dataset", "method"])[kind].transform("sum")
+        summed[f"{kind}_fraction"] = np.where(total > 0, summed[kind] / total.where(total > 0, 1), 0.0)
+    return summed[columns]
 
 
 def _fmt(value) -> str:
@@ -312,11 +359,17 @@ def write_all(runs: list[RunResults], out, plots: bool = True) -> dict:
         grids = [r.metrics.assign(dataset=r.dataset) for r in runs if r.metrics is not None and not r.metrics.empty]
         if grids:
             figures += rp.plot_grids(pd.concat(grids, ignore_index=True), out)
+        similarity = similarity_table(runs)
+        for dataset, part in similarity.groupby("dataset", sort=True):
+            stem = out / f"similarity_{rp.safe_name(dataset)}"
+            write_csv_atomic(part, stem.with_name(stem.name + ".csv"))
+            figures += rp.plot_validation_similarity(part, stem, title=f"{dataset}: cosine similarity of "
+                                                     "validation alert pairs, summed over cuts")
         by_dataset: dict[str, list[Path]] = {}
         for r in runs:
             by_dataset.setdefault(r.dataset, []).extend(r.histograms)
         for dataset, paths in sorted(by_dataset.items()):
-            if paths:
+            if paths and dataset not in set(similarity["dataset"]):
                 figures += rp.plot_similarity(paths, out / f"similarity_{rp.safe_name(dataset)}",
                                               title=f"{dataset}: LSTM output on pairs, last epoch, {len(paths)} run(s)")
     lines = ["# Results", "", POINT_NOTE, "", "## Inputs", ""]

@@ -169,3 +169,49 @@ def plot_similarity(paths, stem, title: str = "") -> list[Path]:
         fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, Path(stem))
+
+
+def plot_validation_similarity(table: pd.DataFrame, stem, title: str = "") -> list[Path]:
+    """Cosine similarity of validation alert pairs, correlated against uncorrelated, one
+    panel per method; each histogram is normalised to sum 1 (uncorrelated pairs far
+    outnumber correlated ones), the pair counts are in the panel titles.
+
+    Parameters
+    ----------
+    table : one data set's rows of :func:`lstm_rnn_correlation.results.similarity_table`
+        (method, cuts, bin_left, bin_right, correlated, uncorrelated and their ``_fraction``).
+    stem : output path without suffix.
+    title : figure title.
+    """
+    import matplotlib.pyplot as plt
+
+    methods = list(dict.fromkeys(table.sort_values("method", kind="mergesort")["method"]))
+    fig, axes = plt.subplots(1, len(methods), figsize=(max(6.5, 4.6 * len(methods)), 4.0), squeeze=False)
+    colours = {"correlated": "tab:blue", "uncorrelated": "tab:orange"}
+    for k, (ax, method) in enumerate(zip(axes[0], methods)):
+        part = table[table["method"] == method].sort_values("bin_left")
+        edges = np.append(part["bin_left"].to_numpy(dtype=float), float(part["bin_right"].iloc[-1]))
+        for kind in ("uncorrelated", "correlated"):
+            ax.stairs(part[f"{kind}_fraction"].to_numpy(dtype=float), edges, fill=True, alpha=0.45,
+                      color=colours[kind])
+            ax.stairs(part[f"{kind}_fraction"].to_numpy(dtype=float), edges, color=colours[kind], linewidth=1.2)
+        ax.set_xlim(-1, 1)
+        ax.set_xlabel("cosine similarity of validation pairs")
+        if k == 0:  # every panel has its own y scale, so a tall peak does not flatten the others
+            ax.set_ylabel("fraction of pairs (each kind sums to 1)")
+        ax.set_ylim(bottom=0)
+        cuts = int(part["cuts"].iloc[0])
+        ax.set_title(f"{method} ({cuts} cut{'s' if cuts != 1 else ''})\n"
+                     f"{int(part['correlated'].sum()):,} correlated, {int(part['uncorrelated'].sum()):,} "
+                     "uncorrelated pairs", fontsize=9)
+        ax.grid(True, alpha=0.3)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=colours[k], edgecolor=colours[k], alpha=0.6, label=label) for k, label in
+               (("correlated", "correlated pairs (same incident, not benign)"),
+                ("uncorrelated", "uncorrelated pairs (all others)"))]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return _save(fig, Path(stem))

@@ -178,6 +178,53 @@ def test_signature_baseline_clusters_by_rule():
     assert val["ARF"] > 3
 
 
+# ----------------------------------------------------------------- similarity histogram
+
+
+def test_similarity_histogram_counts_pairs_by_hand():
+    # five alerts: incident 1 twice, incident 2 once, benign twice
+    vectors = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0], [1.0, 1.0], [-1.0, 0.0]])
+    labels = np.array([1, 1, 2, -1, -1])
+    hist = EV.similarity_histogram(vectors, labels, bins=4)
+    assert list(hist.columns) == ["bin_left", "bin_right", "correlated", "uncorrelated"]
+    assert hist["bin_left"].tolist() == [-1.0, -0.5, 0.0, 0.5]
+    # 10 pairs, self-pairs excluded; the one correlated pair (0, 1) has similarity 1;
+    # the benign pair (3, 4) is uncorrelated although both are benign
+    assert hist["correlated"].tolist() == [0, 0, 0, 1]
+    # uncorrelated similarities: (0,2) 0, (0,3) .71, (0,4) -1, (1,2) 0, (1,3) .71, (1,4) -1,
+    # (2,3) .71, (2,4) 0, (3,4) -.71 -> [-1, -.5): 3, [-.5, 0): 0, [0, .5): 3, [.5, 1]: 3
+    assert hist["uncorrelated"].tolist() == [3, 0, 3, 3]
+    assert hist[["correlated", "uncorrelated"]].to_numpy().sum() == 5 * 4 // 2
+
+
+def test_similarity_histogram_samples_at_most_max_alerts_reproducibly():
+    rng = np.random.default_rng(0)
+    vectors, labels = rng.normal(size=(50, 4)), rng.integers(-1, 3, size=50)
+    a = EV.similarity_histogram(vectors, labels, seed=3, max_alerts=20)
+    assert a[["correlated", "uncorrelated"]].to_numpy().sum() == 20 * 19 // 2
+    assert len(a) == EV.SIMILARITY_BINS
+    pd.testing.assert_frame_equal(a, EV.similarity_histogram(vectors, labels, seed=3, max_alerts=20))
+    assert not a.equals(EV.similarity_histogram(vectors, labels, seed=4, max_alerts=20))
+    # the sample is the seed's: the same rows, histogrammed in full, give the same counts
+    keep = np.sort(np.random.default_rng(3).choice(50, size=20, replace=False))
+    pd.testing.assert_frame_equal(a, EV.similarity_histogram(vectors[keep], labels[keep], max_alerts=20))
+
+
+def test_evaluate_cut_histograms_the_validation_pairs(spy_method):
+    data = _data(seed=5)
+    tables = EV.evaluate_cut(data, "spy", 0)
+    hist = tables.similarity
+    y = data.loc[data.cut == 0, "label"].to_numpy()
+    n = len(y)
+    same = (y[:, None] == y[None, :]) & (y[:, None] != -1)
+    n_correlated = (same.sum() - (y != -1).sum()) // 2  # off-diagonal, each pair once
+    assert hist["correlated"].sum() == n_correlated
+    assert hist["uncorrelated"].sum() == n * (n - 1) // 2 - n_correlated
+    # spy vectors are one-hot per signature: similarities are exactly 0 or 1
+    assert set(hist.loc[(hist.correlated + hist.uncorrelated) > 0, "bin_right"].round(6)) <= {0.05, 1.0}
+    assert tables.info["similarity_alerts"] == n
+
+
 # ----------------------------------------------------------------- crossval command
 
 
@@ -291,6 +338,7 @@ def test_crossval_is_reproducible(finished, tmp_path):
     _, out2 = _crossval(tmp_path, "--no-plots")
     assert (out / "metrics.csv").read_bytes() == (out2 / "metrics.csv").read_bytes()
     assert (out / "selected.csv").read_bytes() == (out2 / "selected.csv").read_bytes()
+    assert (out / "similarity.csv").read_bytes() == (out2 / "similarity.csv").read_bytes()
 
 
 def test_crossval_jobs_compute_cuts_in_parallel_processes_with_the_same_numbers(finished, tmp_path):
@@ -298,6 +346,37 @@ def test_crossval_jobs_compute_cuts_in_parallel_processes_with_the_same_numbers(
     _, out2 = _crossval(tmp_path, "--no-plots", "--jobs", "2")
     assert (out / "metrics.csv").read_bytes() == (out2 / "metrics.csv").read_bytes()
     assert (out / "selected.csv").read_bytes() == (out2 / "selected.csv").read_bytes()
+    assert (out / "similarity.csv").read_bytes() == (out2 / "similarity.csv").read_bytes()
+
+
+def test_crossval_writes_the_similarity_histograms(finished):
+    _, out = finished
+    for method in ("lsa", "signature"):
+        for cut in (0, 5):
+            cut_hist = pd.read_csv(out / "cuts" / method / f"cut{cut}" / "similarity.csv")
+            assert list(cut_hist.columns) == ["bin_left", "bin_right", "correlated", "uncorrelated"]
+            assert len(cut_hist) == EV.SIMILARITY_BINS and cut_hist["correlated"].sum() > 0
+    combined = pd.read_csv(out / "similarity.csv")
+    assert list(combined.columns) == ["method", "cut", "bin_left", "bin_right", "correlated", "uncorrelated"]
+    assert sorted(set(zip(combined.method, combined.cut))) == [("lsa", 0), ("lsa", 5), ("signature", 0),
+                                                              ("signature", 5)]
+    one = combined[(combined.method == "lsa") & (combined.cut == 5)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(one.drop(columns=["method", "cut"]),
+                                  pd.read_csv(out / "cuts" / "lsa" / "cut5" / "similarity.csv"))
+
+
+def test_cuts_finished_without_a_similarity_histogram_still_load(finished_copy, monkeypatch):
+    out = finished_copy / "cv"
+    (out / "cuts" / "lsa" / "cut5" / "similarity.csv").unlink()  # as written before the histogram existed
+    assert EV._read_cut(out / "cuts" / "lsa" / "cut5").similarity is None
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished cut was computed again")
+
+    monkeypatch.setattr(EV, "evaluate_cut", fail)
+    _crossval(finished_copy, "--no-plots")
+    combined = pd.read_csv(out / "similarity.csv")
+    assert sorted(set(zip(combined.method, combined.cut))) == [("lsa", 0), ("signature", 0), ("signature", 5)]
 
 
 def test_crossval_a_failing_cut_in_a_worker_is_one_clear_error(tmp_path, capsys):

@@ -59,9 +59,27 @@ def _fake_results(folder: Path, methods, cuts, seed: int, per_class: bool = True
     return frame
 
 
-def _fake_crossval(folder: Path, dataset_csv: str, methods=("lsa", "signature"), cuts=(0, 1, 2), seed=0):
+def _fake_similarity(methods, cuts) -> pd.DataFrame:
+    """A similarity.csv as crossval writes it: 40 bins over [-1, 1] per method and cut; cut c of
+    method k has correlated counts 10 * (k + 1) * (c + 1) in the top bin and 2 in the bottom one,
+    uncorrelated counts 1000 per bin."""
+    edges = np.linspace(-1, 1, 41)
+    parts = []
+    for k, method in enumerate(methods):
+        for cut in cuts:
+            correlated = np.zeros(40, dtype=int)
+            correlated[-1], correlated[0] = 10 * (k + 1) * (cut + 1), 2
+            parts.append(pd.DataFrame({"method": method, "cut": cut, "bin_left": edges[:-1], "bin_right": edges[1:],
+                                       "correlated": correlated, "uncorrelated": 1000}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _fake_crossval(folder: Path, dataset_csv: str, methods=("lsa", "signature"), cuts=(0, 1, 2), seed=0,
+                   similarity=True):
     selected = _fake_results(folder, methods, cuts, seed)
     (folder / "summary.md").write_text(f"# Cross-validation summary\n\n- data set: {dataset_csv}\n- seed: 0\n")
+    if similarity:
+        _fake_similarity(methods, cuts).to_csv(folder / "similarity.csv", index=False)
     return selected
 
 
@@ -101,13 +119,69 @@ def test_every_table_and_figure_is_written_in_both_formats(written):
         assert (written / f"{table}.md").stat().st_size > 0
         assert (written / f"{table}.tex").read_text().count(r"\begin{tabular}") == 1
     for figure in ("imr_arf", "per_class_f1", "grid_mcfp_alerts_lsa", "grid_mcfp_alerts_signature",
-                   "grid_cic_ids_lstm", "similarity_cic_ids"):
+                   "grid_cic_ids_lstm", "similarity_cic_ids", "similarity_mcfp_alerts"):
         assert (written / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
         assert (written / f"{figure}.pdf").read_bytes()[:5] == b"%PDF-", figure
     summary = (written / "summary.md").read_text()
     assert "imr_arf.png" in summary and "## Inputs" in summary
     # no temporary files left behind by the atomic writes
     assert not [p for p in written.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+def test_similarity_of_a_crossval_is_summed_over_cuts_and_normalised_per_kind(written):
+    table = pd.read_csv(written / "similarity_mcfp_alerts.csv")
+    assert set(table["method"]) == {"lsa", "signature"} and (table["cuts"] == 3).all()
+    lsa = table[table["method"] == "lsa"].sort_values("bin_left")
+    assert len(lsa) == 40
+    # cuts 0, 1, 2 of the first method: 10 + 20 + 30 correlated pairs in the top bin, 3 x 2 in the bottom
+    assert lsa["correlated"].iloc[-1] == 60 and lsa["correlated"].iloc[0] == 6
+    assert lsa["correlated_fraction"].iloc[-1] == pytest.approx(60 / 66)
+    assert (lsa["uncorrelated"] == 3000).all()
+    for kind in ("correlated_fraction", "uncorrelated_fraction"):
+        assert table.groupby("method")[kind].sum().to_numpy() == pytest.approx([1.0, 1.0])
+    assert "similarity_mcfp_alerts.png" in (written / "summary.md").read_text()
+
+
+def test_crossval_similarity_is_preferred_to_run_histograms_of_the_same_data_set(fake_inputs, tmp_path,
+                                                                                 monkeypatch):
+    from lstm_rnn_correlation import results_plots as rp
+
+    root, _, _ = fake_inputs
+    out = tmp_path / "out"
+    plotted = []
+    real_runs, real_cv = rp.plot_similarity, rp.plot_validation_similarity
+    for other in ("plot_imr_arf", "plot_per_class", "plot_grids"):  # not under test here; slow
+        monkeypatch.setattr(rp, other, lambda *a, **k: [])
+    monkeypatch.setattr(rp, "plot_similarity", lambda *a, **k: plotted.append("runs") or real_runs(*a, **k))
+    monkeypatch.setattr(rp, "plot_validation_similarity",
+                        lambda *a, **k: plotted.append("crossval") or real_cv(*a, **k))
+    res.results([root / "cv", root / "run0"], out, labels=["same"])
+    assert plotted == ["crossval"]
+    assert (out / "similarity_same.png").is_file()
+    assert set(pd.read_csv(out / "similarity_same.csv")["method"]) == {"lsa", "signature"}
+
+
+def test_a_real_crossval_folder_gives_the_similarity_figure(tmp_path, monkeypatch):
+    from _eval_helpers import write_dataset
+
+    from lstm_rnn_correlation import results_plots as rp
+
+    for other in ("plot_imr_arf", "plot_per_class", "plot_grids"):  # not under test here; slow
+        monkeypatch.setattr(rp, other, lambda *a, **k: [])
+
+    csv = write_dataset(tmp_path / "small.csv", seed=8)
+    cv = tmp_path / "cv"
+    assert cli.main(["crossval", "--csv", str(csv), "--methods", "signature", "--cuts", "5", "--out", str(cv),
+                     "--quiet", "--no-plots"]) == 0
+    assert (cv / "cuts" / "signature" / "cut5" / "similarity.csv").is_file()
+    figs = tmp_path / "figs"
+    written = res.results([cv], figs)
+    assert figs / "similarity_small.png" in written["figures"]
+    assert (figs / "similarity_small.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = pd.read_csv(figs / "similarity_small.csv")
+    counts = pd.read_csv(cv / "similarity.csv")
+    assert table["correlated"].sum() == counts["correlated"].sum() > 0
+    assert table["uncorrelated"].sum() == counts["uncorrelated"].sum() > 0
 
 
 def test_rates_table_gives_min_mean_max_per_method_data_set_and_operating_point(written, fake_inputs):
@@ -214,7 +288,8 @@ def test_real_tiny_crossval_to_results(bundled_csv, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"summary: {figs / 'summary.md'}" in proc.stdout
-    for name in ("imr_arf.png", "imr_arf.pdf", "per_class_f1.png", "grid_tiny_signature.png", "table_rates.tex"):
+    for name in ("imr_arf.png", "imr_arf.pdf", "per_class_f1.png", "grid_tiny_signature.png", "table_rates.tex",
+                 "similarity_tiny.png", "similarity_tiny.pdf"):
         assert (figs / name).is_file(), name
     selected = pd.read_csv(cv / "selected.csv")
     assert f"{selected['IMR'].mean():.4g}" in (figs / "table_rates.md").read_text()
