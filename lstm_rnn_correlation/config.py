@@ -11,10 +11,10 @@ value           ``paper``              ``inbatch`` (default)
 units           10                     64
 input           one-hot (fixed)        learned 32-d embedding
 pooling         last character         mean over the characters
-epochs          10                     enough for ~600 steps (at least 10)
+epochs          10                     enough for ~360 steps (at least 10)
 batch_size      10000 pairs per step   64 alerts per step
 learning rate   0.1 (SGD)              0.01 (AdamW)
-loss            cosine-sigmoid BCE     ``sigmoid`` (learned scale/bias)
+loss            cosine-sigmoid BCE     ``supcon`` (+ benign spreading)
 ==============  =====================  ==============================
 
 The resolved configuration is written to ``config.json`` in the run folder.
@@ -49,8 +49,8 @@ ENVIRONMENT = {
 SCHEME_DEFAULTS = {
     "paper": dict(units=(10,), input="onehot", epochs=10, batch_size=10000, lr=0.1,
                   optimizer="sgd", weight_decay=0.0, loss="cosine-bce", pooling="last"),
-    "inbatch": dict(units=(64,), input="embedding", steps=600, batch_size=64, lr=0.01,
-                    optimizer="adamw", weight_decay=0.01, loss="sigmoid", pooling="mean"),
+    "inbatch": dict(units=(64,), input="embedding", steps=360, batch_size=64, lr=0.01,
+                    optimizer="adamw", weight_decay=0.01, loss="supcon", pooling="mean"),
 }
 
 # Without EPOCHS, the inbatch scheme trains for about ``steps`` optimiser steps, but
@@ -75,7 +75,7 @@ class RunConfig:
         it chose into the run's ``config.json``.
     steps : without ``epochs``: train for ``max(MIN_EPOCHS, ceil(steps / batches per epoch))``
         epochs, so that small and large data sets get a similar amount of training
-        (``inbatch``: 600 steps, about 12 epochs of the bundled data set, 50 of AIT-ADS).
+        (``inbatch``: 360 steps: 10 epochs of the bundled data set, about 30 of AIT-ADS).
     batch_size : pairs per step (``paper``) or alerts per step (``inbatch``); ``BATCH_SIZE``.
     max_pairs : pairs scored per epoch at most (None: all); ``MAX_PAIRS``.
     units : LSTM layer sizes; ``NN_UNITS`` (``"10"`` or ``"64,64"``).

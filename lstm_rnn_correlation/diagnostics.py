@@ -108,6 +108,32 @@ def output_histogram(prob: np.ndarray, labels: np.ndarray, counts: np.ndarray, r
     return frame
 
 
+def balanced_threshold(prob: np.ndarray, labels: np.ndarray, counts: np.ndarray, bins: int = 400) -> float:
+    """The output threshold with the best balanced pair accuracy (mean of TPR and TNR).
+
+    For losses without a calibrated head (``supcon``, ``contrastive``) the output is
+    ``(1 + cos) / 2`` and 0.5 (cosine 0) means nothing; training then picks this
+    threshold on its own training sample each epoch and applies it to validation.
+
+    Parameters
+    ----------
+    prob : ``[n, n]`` pair outputs in [0, 1]; labels, counts : as in :func:`pair_metrics`.
+    bins : candidate thresholds are the edges of this many equal bins of [0, 1].
+    """
+    w = pair_weight_matrix(counts)
+    target = target_matrix(labels)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    pos, _ = np.histogram(prob[target], bins=edges, weights=w[target])
+    neg, _ = np.histogram(prob[~target], bins=edges, weights=w[~target])
+    if pos.sum() == 0 or neg.sum() == 0:
+        return 0.5
+    # threshold at edges[k]: pairs in bins >= k predicted correlated
+    tpr = np.concatenate([np.cumsum(pos[::-1])[::-1], [0.0]]) / pos.sum()
+    tnr = np.concatenate([[0.0], np.cumsum(neg)]) / neg.sum()
+    k = int(np.argmax(tpr + tnr))
+    return float(edges[k])
+
+
 def pair_error_analysis(prob: np.ndarray, labels: np.ndarray, counts: np.ndarray,
                         names: dict | None = None, threshold: float = 0.5) -> pd.DataFrame:
     """TP/TN/FP/FN per incident over all ordered pairs; a pair counts for both its incidents.

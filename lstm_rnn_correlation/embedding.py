@@ -35,8 +35,8 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
     scheme : ``inbatch`` (default) or ``paper`` (the original's training exactly).
     units : LSTM layer sizes, e.g. ``(128,)`` or ``(64, 64)``.
     epochs, steps, batch_size, lr, max_pairs : training length (``inbatch`` default: about
-        600 steps, see :mod:`~lstm_rnn_correlation.config`), step size and budget.
-    loss : ``sigmoid`` (default), ``contrastive`` or ``supcon`` (``inbatch``); the paper's ``cosine-bce``.
+        360 steps, see :mod:`~lstm_rnn_correlation.config`), step size and budget.
+    loss : ``supcon`` (default), ``sigmoid`` or ``contrastive`` (``inbatch``); the paper's ``cosine-bce``.
     input, embedding_dim, pooling, bidirectional, max_chars : encoder options.
     group_size, count_power : ``inbatch`` batch composition and duplicate weighting.
     patience : early stopping on the validation loss (needs validation alerts).

@@ -355,8 +355,11 @@ def train_epoch_paper(model, optimizer, scaler, data: AlertSet, config: RunConfi
 # ---------------------------------------------------------------- evaluation
 
 
-def evaluate(model, loss_fn, data: AlertSet, config: RunConfig, device: torch.device) -> tuple[dict, np.ndarray]:
+def evaluate(model, loss_fn, data: AlertSet, config: RunConfig, device: torch.device,
+             threshold: float = 0.5) -> tuple[dict, np.ndarray]:
     """Pair metrics over all ordered pairs of ``data`` (see :func:`diagnostics.pair_metrics`) and the loss.
+
+    ``threshold``: the output above which a pair counts as predicted correlated.
 
     Returns ``(metrics, prob)`` where ``prob`` is the ``[n, n]`` pair-output matrix.
     """
@@ -374,9 +377,14 @@ def evaluate(model, loss_fn, data: AlertSet, config: RunConfig, device: torch.de
             weights = torch.from_numpy(data.counts.astype(np.float32) ** config.count_power).to(device)
             loss = float(loss_fn(cos, labels, weights, model.head))
     prob = prob.double().cpu().numpy()
-    metrics = diagnostics.pair_metrics(prob, data.labels, data.counts)
+    metrics = diagnostics.pair_metrics(prob, data.labels, data.counts, threshold=threshold)
     metrics["loss"] = loss
     return metrics, prob
+
+
+def _calibrates_threshold(loss_fn) -> bool:
+    """Losses whose output ``(1 + cos) / 2`` has no meaningful 0.5 (see diagnostics.balanced_threshold)."""
+    return loss_fn is not None and loss_fn.name in ("supcon", "contrastive")
 
 
 # ---------------------------------------------------------------- run folder, checkpoints
@@ -599,8 +607,15 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
             splits = [("train", train_eval)] + ([("val", val_eval)] if val_set is not None else [])
             if config.max_eval_alerts == 0:
                 splits = []
+            threshold = 0.5
             for split, data in splits:
-                metrics, prob = evaluate(model, loss_fn, data, config, device)
+                metrics, prob = evaluate(model, loss_fn, data, config, device, threshold)
+                if split == "train" and _calibrates_threshold(loss_fn):
+                    # chosen on the training sample, then applied to both splits
+                    threshold = diagnostics.balanced_threshold(prob, data.labels, data.counts)
+                    metrics = diagnostics.pair_metrics(prob, data.labels, data.counts, threshold=threshold) | {
+                        "loss": metrics["loss"]}
+                    record["pair_threshold"] = threshold
                 # train_loss is the running mean over the epoch's steps; the same objective
                 # on the fixed training sample after the epoch is train_eval_loss.
                 record["train_eval_loss" if split == "train" else "val_loss"] = metrics["loss"]
@@ -636,7 +651,8 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
                         break
 
         if run_dir is not None and val_set is not None and history and config.max_eval_alerts:
-            write_pair_error_analysis(run_dir, model, loss_fn, val_eval, config, device, names)
+            write_pair_error_analysis(run_dir, model, loss_fn, val_eval, config, device, names,
+                                      threshold=history[-1].get("pair_threshold", 0.5))
         log.info("finished after %d epochs (%s)", len(history), stopped)
     model.eval()
     return TrainingResult(model=model.cpu(), config=config, history=history, stopped=stopped, run_dir=run_dir)
@@ -647,12 +663,16 @@ def _fmt(value) -> str:
 
 
 def write_pair_error_analysis(run_dir: Path, model, loss_fn, data: AlertSet, config: RunConfig,
-                              device: torch.device, names: dict | None) -> pd.DataFrame:
-    """Pair error analysis per incident on validation pairs: ``pair_errors.csv`` and ``pair_errors.png``."""
+                              device: torch.device, names: dict | None, threshold: float = 0.5) -> pd.DataFrame:
+    """Pair error analysis per incident on validation pairs: ``pair_errors.csv`` and ``pair_errors.png``.
+
+    ``threshold``: output above which a pair is predicted correlated (0.5, or the one
+    the last epoch chose on training pairs for losses without a calibrated head).
+    """
     from lstm_rnn_correlation.fileio import write_csv_atomic
 
-    _, prob = evaluate(model, loss_fn, data, config, device)
-    frame = diagnostics.pair_error_analysis(prob, data.labels, data.counts, names=names)
+    _, prob = evaluate(model, loss_fn, data, config, device, threshold)
+    frame = diagnostics.pair_error_analysis(prob, data.labels, data.counts, names=names, threshold=threshold)
     write_csv_atomic(frame, run_dir / "pair_errors.csv")
     diagnostics.plot_pair_errors(frame, run_dir / "pair_errors.png", title=f"validation pairs, cut {config.val_cut}")
     return frame
@@ -675,7 +695,7 @@ def add_arguments(parser) -> None:
                    help="passes over the training data (env EPOCHS; paper 10; inbatch: enough for --steps)")
     p.add_argument("--steps", type=int,
                    help=f"inbatch without --epochs: about this many optimiser steps, at least {MIN_EPOCHS} epochs "
-                        "(default 600)")
+                        "(default 360)")
     p.add_argument("--batch-size", type=int,
                    help="pairs per step (paper, 10000) or alerts per step (inbatch, 64) (env BATCH_SIZE)")
     p.add_argument("--max-pairs", type=int, help="at most this many pairs per epoch (env MAX_PAIRS)")
@@ -683,7 +703,7 @@ def add_arguments(parser) -> None:
     p.add_argument("--lr", type=float, help="learning rate (env NN_LEARNING_RATE; paper 0.1 SGD, inbatch 0.01 AdamW)")
     p.add_argument("--max-hours", type=float, help="wall-clock budget: stop after the last epoch that fits (env MAX_HOURS)")
     p.add_argument("--loss", choices=["cosine-bce", "sigmoid", "contrastive", "supcon"],
-                   help="pair loss (paper: cosine-bce; inbatch default: sigmoid)")
+                   help="pair loss (paper: cosine-bce; inbatch default: supcon)")
     p.add_argument("--input", choices=["onehot", "embedding"], help="character input (paper: onehot; inbatch: embedding)")
     p.add_argument("--pooling", choices=list(POOLINGS),
                    help="alert vector: state at the last character, mean or max over the characters, or mean and max")
