@@ -92,6 +92,7 @@ class RunConfig:
     max_chars : alerts are cut to this many leading characters.
     group_size : ``inbatch``: alerts of one incident kept together in a batch.
     count_power : ``inbatch``: a de-duplicated alert weighs ``count ** count_power``.
+    temperature : ``supcon``: softmax temperature of the contrastive part.
     max_eval_alerts : distinct alerts (a fixed random sample) used for the per-epoch pair
         metrics of each split; 0 turns the per-epoch pair metrics off.
     patience : stop when the validation loss has not improved for this many epochs.
@@ -123,6 +124,7 @@ class RunConfig:
     max_chars: int | None = 1024
     group_size: int = 8
     count_power: float = 0.5
+    temperature: float = 0.1
     max_eval_alerts: int = 1000
     patience: int | None = None
     device: str = "auto"

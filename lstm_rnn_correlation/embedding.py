@@ -39,6 +39,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
     loss : ``supcon`` (default), ``sigmoid`` or ``contrastive`` (``inbatch``); the paper's ``cosine-bce``.
     input, embedding_dim, pooling, bidirectional, max_chars : encoder options.
     group_size, count_power : ``inbatch`` batch composition and duplicate weighting.
+    temperature : ``supcon`` softmax temperature.
     patience : early stopping on the validation loss (needs validation alerts).
     max_eval_alerts : alerts sampled per split for the per-epoch pair metrics (0: none, faster).
     seed : seed for everything random.
@@ -61,7 +62,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
 
     def __init__(self, scheme="inbatch", units=None, epochs=None, steps=None, batch_size=None, lr=None, max_pairs=None,
                  loss=None, input=None, embedding_dim=32, pooling=None, bidirectional=False, max_chars=1024,
-                 group_size=8, count_power=0.5, patience=None, max_eval_alerts=1000, seed=0, device="auto",
+                 group_size=8, count_power=0.5, temperature=0.1, patience=None, max_eval_alerts=1000, seed=0, device="auto",
                  amp=False, threads=None, quiet=True, transform_batch_size=512, workers=1):
         self.scheme = scheme
         self.units = units
@@ -78,6 +79,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
         self.max_chars = max_chars
         self.group_size = group_size
         self.count_power = count_power
+        self.temperature = temperature
         self.patience = patience
         self.max_eval_alerts = max_eval_alerts
         self.seed = seed
@@ -101,6 +103,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
                          lr=self.lr, max_pairs=self.max_pairs, loss=self.loss, input=self.input,
                          embedding_dim=self.embedding_dim, pooling=self.pooling, bidirectional=self.bidirectional,
                          max_chars=self.max_chars, group_size=self.group_size, count_power=self.count_power,
+                         temperature=self.temperature,
                          patience=self.patience, max_eval_alerts=self.max_eval_alerts, seed=self.seed,
                          device=self.device, amp=self.amp, threads=self.threads, quiet=self.quiet)
 

@@ -181,9 +181,17 @@ class SupConLoss(PairLoss):
 LOSSES = {cls.name: cls for cls in (SigmoidPairLoss, ContrastiveLoss, SupConLoss)}
 
 
-def make_loss(name: str) -> PairLoss:
-    """The in-batch loss called ``name`` (``sigmoid``, ``contrastive`` or ``supcon``) with its defaults."""
+def make_loss(name: str, temperature: float | None = None) -> PairLoss:
+    """The in-batch loss called ``name`` (``sigmoid``, ``contrastive`` or ``supcon``).
+
+    ``temperature`` (``supcon`` only; None: its default) is the contrastive softmax temperature.
+    """
     try:
-        return LOSSES[name]()
+        cls = LOSSES[name]
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None
+    if temperature is None or cls is not SupConLoss:
+        return cls()
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    return cls(temperature=float(temperature))

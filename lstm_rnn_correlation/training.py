@@ -565,7 +565,7 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
         model = build_model(config).to(device)
         optimizer = build_optimizer(config, model)
         scaler = torch.amp.GradScaler(device.type, enabled=bool(config.amp and device.type == "cuda"))
-        loss_fn = None if paper else make_loss(config.loss)
+        loss_fn = None if paper else make_loss(config.loss, config.temperature)
         history: list[dict] = []
         if resume is not None:
             payload = load_checkpoint(resume)

@@ -194,6 +194,22 @@ def test_supcon_benign_term_pushes_benign_alerts_apart():
     assert float(spread(collapsed @ collapsed.T, labels, w, head)) > float(spread(z @ z.T, labels, w, head)) + 0.1
 
 
+def test_make_loss_passes_the_supcon_temperature_and_rejects_bad_ones():
+    from lstm_rnn_correlation.losses import make_loss
+
+    assert make_loss("supcon").temperature == pytest.approx(0.1)
+    assert make_loss("supcon", 0.3).temperature == pytest.approx(0.3)
+    assert isinstance(make_loss("sigmoid", 0.3), SigmoidPairLoss)  # other losses have no temperature
+    z, labels = _batch_embeddings(True)
+    head = SiameseModel(ENCODERS["paper"]).head
+    w = torch.ones(6)
+    # The temperature reaches the loss: the same batch scores differently.
+    assert float(make_loss("supcon", 0.05)(z @ z.T, labels, w, head)) != pytest.approx(
+        float(make_loss("supcon", 0.5)(z @ z.T, labels, w, head)))
+    with pytest.raises(ValueError, match="temperature"):
+        make_loss("supcon", 0.0)
+
+
 def test_sigmoid_loss_gives_correlated_and_uncorrelated_pairs_equal_weight():
     labels = torch.tensor([0, 0, -1, -1, -1, -1, -1, -1])
     cos = torch.zeros(8, 8)
