@@ -34,8 +34,9 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
     ----------
     scheme : ``inbatch`` (default) or ``paper`` (the original's training exactly).
     units : LSTM layer sizes, e.g. ``(128,)`` or ``(64, 64)``.
-    epochs, steps, batch_size, lr, max_pairs : training length (``inbatch`` default: about
-        360 steps, see :mod:`~lstm_rnn_correlation.config`), step size and budget.
+    epochs, steps, chars, batch_size, lr, max_pairs : training length (``inbatch`` default:
+        enough epochs to read about 5 million characters, see :mod:`~lstm_rnn_correlation.config`),
+        step size and budget.
     loss : ``supcon`` (default), ``sigmoid`` or ``contrastive`` (``inbatch``); the paper's ``cosine-bce``.
     input, embedding_dim, pooling, bidirectional, max_chars : encoder options.
     group_size, count_power : ``inbatch`` batch composition and duplicate weighting.
@@ -60,7 +61,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
     n_features_out_ : vector size.
     """
 
-    def __init__(self, scheme="inbatch", units=None, epochs=None, steps=None, batch_size=None, lr=None, max_pairs=None,
+    def __init__(self, scheme="inbatch", units=None, epochs=None, steps=None, chars=None, batch_size=None, lr=None, max_pairs=None,
                  loss=None, input=None, embedding_dim=32, pooling=None, bidirectional=False, max_chars=1024,
                  group_size=8, count_power=0.5, temperature=0.1, patience=None, max_eval_alerts=1000, seed=0, device="auto",
                  amp=False, threads=None, quiet=True, transform_batch_size=512, workers=1):
@@ -68,6 +69,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
         self.units = units
         self.epochs = epochs
         self.steps = steps
+        self.chars = chars
         self.batch_size = batch_size
         self.lr = lr
         self.max_pairs = max_pairs
@@ -98,7 +100,7 @@ class LSTMEmbedder(TransformerMixin, BaseEstimator):
             from lstm_rnn_correlation.config import parse_units
 
             units = parse_units(units)
-        return RunConfig(scheme=self.scheme, units=units, epochs=self.epochs, steps=self.steps,
+        return RunConfig(scheme=self.scheme, units=units, epochs=self.epochs, steps=self.steps, chars=self.chars,
                          batch_size=self.batch_size,
                          lr=self.lr, max_pairs=self.max_pairs, loss=self.loss, input=self.input,
                          embedding_dim=self.embedding_dim, pooling=self.pooling, bidirectional=self.bidirectional,

@@ -504,11 +504,32 @@ def _cut_dir(out: Path, method: str, cut: int) -> Path:
     return out / "cuts" / method / f"cut{cut}"
 
 
+def _method_defaults(method: str) -> dict:
+    """The defaults a method runs with when an option is not given, so that a finished cut
+    is computed again after a default changes (JSON-normalised, as ``done.json`` holds it)."""
+    from dataclasses import asdict
+
+    from lstm_rnn_correlation.methods import METHODS
+
+    if method == "lstm":
+        from lstm_rnn_correlation.config import MIN_EPOCHS, SCHEME_DEFAULTS, RunConfig
+
+        defaults = {"run_config": asdict(RunConfig()), "schemes": SCHEME_DEFAULTS, "min_epochs": MIN_EPOCHS}
+    elif method in METHODS:
+        try:
+            defaults = METHODS[method]().get_params()
+        except Exception:  # a method that cannot be built without arguments: no defaults recorded
+            defaults = {}
+    else:
+        defaults = {}
+    return json.loads(json.dumps(defaults, sort_keys=True, default=repr))
+
+
 def _fingerprint(csv_sha: str, method: str, cut: int, options: dict, seed: int, selection: str,
                  inner_cuts: int) -> dict:
     return {"results_version": RESULTS_VERSION, "csv_sha256": csv_sha, "method": method, "cut": int(cut),
-            "options": options, "seed": int(seed), "selection": selection, "inner_cuts": int(inner_cuts),
-            "eps_grid": list(EPS_GRID), "min_samples_grid": list(MIN_SAMPLES_GRID)}
+            "options": options, "defaults": _method_defaults(method), "seed": int(seed), "selection": selection,
+            "inner_cuts": int(inner_cuts), "eps_grid": list(EPS_GRID), "min_samples_grid": list(MIN_SAMPLES_GRID)}
 
 
 def _read_done(cut_dir: Path) -> dict | None:

@@ -69,8 +69,8 @@ def plot_imr_arf(selected: pd.DataFrame, stem) -> list[Path]:
     handles = [Line2D([], [], color=colours[m], marker="s", linestyle="", label=f"method: {m}") for m in methods]
     handles += [Line2D([], [], color="grey", marker=markers[d], linestyle="", label=f"data set: {d}")
                 for d in datasets]
-    handles += [Line2D([], [], color="black", marker="h", linestyle="", label="filled: chosen on training data"),
-                Line2D([], [], color="black", marker="h", markerfacecolor="none", linestyle="",
+    handles += [Line2D([], [], color="black", marker="o", linestyle="", label="filled: chosen on training data"),
+                Line2D([], [], color="black", marker="o", markerfacecolor="none", linestyle="",
                        label="hollow: chosen by looking at validation")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=9,
               title="colour: method, marker: data set", title_fontsize=9)
@@ -113,6 +113,7 @@ def plot_per_class(per_class: pd.DataFrame, stem) -> list[Path]:
         ax.set_xticklabels(incidents, rotation=35, ha="right", fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("F1 (min-max bars)")
+        ax.set_xlabel("class (incident, or benign)")
         ax.set_title(f"{dataset}: per-class F1, operating point chosen on training data")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     fig.tight_layout()

@@ -249,6 +249,24 @@ class AlertSet:
         return AlertSet(alerts, self.labels[keep], self.counts[keep], encoded, self.max_chars)
 
 
+def default_epochs(config: RunConfig, train_set: "AlertSet") -> int:
+    """Epochs of an ``inbatch`` run without ``epochs``: enough for ``steps`` optimiser steps
+    when given, else for reading ``chars`` characters; at least ``MIN_EPOCHS``."""
+    if config.steps is not None:
+        per_epoch = max(1, math.ceil(len(train_set) / config.batch_size))
+        epochs = max(MIN_EPOCHS, math.ceil(config.steps / per_epoch))
+        log.info("%d epochs: about %d steps of %d alerts at %d steps per epoch (at least %d epochs)",
+                 epochs, config.steps, config.batch_size, per_epoch, MIN_EPOCHS)
+        return epochs
+    if config.chars is None:
+        raise UserError("the training length needs epochs, steps or chars")
+    per_epoch = max(1, int(train_set.encoded.lengths.sum()))
+    epochs = max(MIN_EPOCHS, math.ceil(config.chars / per_epoch))
+    log.info("%d epochs: about %d characters read at %d per epoch (at least %d epochs)",
+             epochs, config.chars, per_epoch, MIN_EPOCHS)
+    return epochs
+
+
 def embed_alert_set(model: SiameseModel, alerts: AlertSet, device: torch.device, batch_size: int = 512,
                     amp: bool = False) -> torch.Tensor:
     """Unit vectors of every alert in ``alerts`` (float32, on ``device``), length-bucketed batches."""
@@ -556,11 +574,7 @@ def train(config: RunConfig, train_alerts, train_labels, val_alerts=None, val_la
         if len(train_set) < 2:
             raise UserError("need at least two training alerts")
         if config.epochs is None:
-            # inbatch default: a number of steps, whatever the data set's size
-            per_epoch = max(1, math.ceil(len(train_set) / config.batch_size))
-            config = replace(config, epochs=max(MIN_EPOCHS, math.ceil(config.steps / per_epoch)))
-            log.info("%d epochs: about %d steps of %d alerts at %d steps per epoch (at least %d epochs)",
-                     config.epochs, config.steps, config.batch_size, per_epoch, MIN_EPOCHS)
+            config = replace(config, epochs=default_epochs(config, train_set))
 
         model = build_model(config).to(device)
         optimizer = build_optimizer(config, model)
@@ -692,21 +706,25 @@ def add_arguments(parser) -> None:
                    help="inbatch (default): score all pairs of a batch per encoder pass; paper: the original exactly")
     p.add_argument("--seed", type=int, help="seed for everything random (env RAND_SEED; default 0)")
     p.add_argument("--epochs", type=int,
-                   help="passes over the training data (env EPOCHS; paper 10; inbatch: enough for --steps)")
+                   help="passes over the training data (env EPOCHS; paper 10; inbatch: enough for --steps or --chars)")
     p.add_argument("--steps", type=int,
                    help=f"inbatch without --epochs: about this many optimiser steps, at least {MIN_EPOCHS} epochs "
-                        "(default 360)")
+                        "(default: --chars decides)")
+    p.add_argument("--chars", type=int,
+                   help=f"inbatch without --epochs and --steps: epochs enough to read about this many characters, "
+                        f"at least {MIN_EPOCHS} (default 5000000)")
     p.add_argument("--batch-size", type=int,
                    help="pairs per step (paper, 10000) or alerts per step (inbatch, 64) (env BATCH_SIZE)")
     p.add_argument("--max-pairs", type=int, help="at most this many pairs per epoch (env MAX_PAIRS)")
-    p.add_argument("--units", help="LSTM layer sizes, e.g. 10 or 64,64 (env NN_UNITS; paper 10, inbatch 64)")
+    p.add_argument("--units", help="LSTM layer sizes, e.g. 10 or 64,64 (env NN_UNITS; paper 10, inbatch 96)")
     p.add_argument("--lr", type=float, help="learning rate (env NN_LEARNING_RATE; paper 0.1 SGD, inbatch 0.01 AdamW)")
     p.add_argument("--max-hours", type=float, help="wall-clock budget: stop after the last epoch that fits (env MAX_HOURS)")
     p.add_argument("--loss", choices=["cosine-bce", "sigmoid", "contrastive", "supcon"],
                    help="pair loss (paper: cosine-bce; inbatch default: supcon)")
     p.add_argument("--input", choices=["onehot", "embedding"], help="character input (paper: onehot; inbatch: embedding)")
     p.add_argument("--pooling", choices=list(POOLINGS),
-                   help="alert vector: state at the last character, mean or max over the characters, or mean and max")
+                   help="alert vector: state at the last character, mean or max over the characters, or mean and max "
+                        "(paper: last; inbatch: meanmax)")
     p.add_argument("--bidirectional", action="store_true", default=None, help="two-way LSTM layers")
     p.add_argument("--patience", type=int, help="stop when the validation loss has not improved for this many epochs")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto: CUDA when available)")
@@ -715,7 +733,7 @@ def add_arguments(parser) -> None:
     p.add_argument("--quiet", action="store_true", default=None, help="no progress bars (for batch jobs)")
 
 
-_FLAG_FIELDS = ("csv", "val_cut", "out", "resume", "scheme", "seed", "epochs", "steps", "batch_size", "max_pairs",
+_FLAG_FIELDS = ("csv", "val_cut", "out", "resume", "scheme", "seed", "epochs", "steps", "chars", "batch_size", "max_pairs",
                 "units", "lr", "max_hours", "loss", "input", "pooling", "bidirectional", "patience",
                 "device", "amp", "threads", "quiet")
 

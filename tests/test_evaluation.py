@@ -333,6 +333,28 @@ def test_crossval_recomputes_an_unfinished_or_changed_cut(finished_copy, monkeyp
     assert calls == [("lsa", 0, 3)]
 
 
+def test_crossval_recomputes_a_cut_when_a_method_default_changes(finished_copy, monkeypatch):
+    # The fingerprint holds the method's defaults: an upgrade that changes one (here the
+    # LSA's number of components) must not reuse cuts computed with the old one.
+    from lstm_rnn_correlation.methods import LSAMethod
+
+    calls = []
+
+    def interrupt(data, method, cut, **kwargs):
+        calls.append((method, cut))
+        raise KeyboardInterrupt  # enough to know it would recompute
+
+    monkeypatch.setattr(EV, "evaluate_cut", interrupt)
+    defaults = list(LSAMethod.__init__.__defaults__)
+    defaults[0] = 50  # n_components
+    monkeypatch.setattr(LSAMethod.__init__, "__defaults__", tuple(defaults))
+    assert main(["crossval", "--csv", str(finished_copy / "alerts.csv"), "--methods", "lsa", "--cuts", "0",
+                 "--out", str(finished_copy / "cv"), "--quiet", "--no-plots"]) == 130
+    assert calls == [("lsa", 0)]
+    lstm = EV._method_defaults("lstm")
+    assert lstm["schemes"]["inbatch"]["pooling"] == "meanmax" and lstm["min_epochs"] >= 1
+
+
 def test_crossval_is_reproducible(finished, tmp_path):
     _, out = finished
     _, out2 = _crossval(tmp_path, "--no-plots")
