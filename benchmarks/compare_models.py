@@ -75,7 +75,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="folder for every crossval run and the table")
     parser.add_argument("--config", action="append", required=True, metavar="NAME[=JSON]",
                         help="a configuration to compare (repeat)")
-    parser.add_argument("--seeds", default="0,1", help="seeds, comma-separated (default 0,1)")
+    parser.add_argument("--seeds", default="0,1",
+                        help="method seeds, comma-separated (default 0,1; the data set is the one --csv)")
     parser.add_argument("--cuts", default=None, help="validation cuts, e.g. 0-9 (default: all)")
     parser.add_argument("--imr-target", type=float, default=0.05)
     parser.add_argument("--jobs", type=int, default=0, help="cuts at once (0: one per core)")
