@@ -195,6 +195,8 @@ class RunConfig:
             raise UserError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.optimizer not in (None, "sgd", "adamw"):
             raise UserError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
+        if not self.temperature > 0:
+            raise UserError(f"temperature must be positive, got {self.temperature}")
         if self.loss not in (None, "cosine-bce", "sigmoid", "contrastive", "supcon"):
             raise UserError(f"unknown loss {self.loss!r}")
         if self.scheme == "paper" and self.loss not in (None, "cosine-bce"):

@@ -505,23 +505,10 @@ def _cut_dir(out: Path, method: str, cut: int) -> Path:
 
 
 def _method_defaults(method: str) -> dict:
-    """The defaults a method runs with when an option is not given, so that a finished cut
-    is computed again after a default changes (JSON-normalised, as ``done.json`` holds it)."""
-    from dataclasses import asdict
-
+    """``METHODS[method].defaults()``, JSON-normalised as ``done.json`` holds it ({} for an unknown name)."""
     from lstm_rnn_correlation.methods import METHODS
 
-    if method == "lstm":
-        from lstm_rnn_correlation.config import MIN_EPOCHS, SCHEME_DEFAULTS, RunConfig
-
-        defaults = {"run_config": asdict(RunConfig()), "schemes": SCHEME_DEFAULTS, "min_epochs": MIN_EPOCHS}
-    elif method in METHODS:
-        try:
-            defaults = METHODS[method]().get_params()
-        except Exception:  # a method that cannot be built without arguments: no defaults recorded
-            defaults = {}
-    else:
-        defaults = {}
+    defaults = METHODS[method].defaults() if method in METHODS else {}
     return json.loads(json.dumps(defaults, sort_keys=True, default=repr))
 
 

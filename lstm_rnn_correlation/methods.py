@@ -127,6 +127,12 @@ class AlertMethod(TransformerMixin, BaseEstimator):
             params.setdefault("quiet", quiet)
         return cls(**params)
 
+    @classmethod
+    def defaults(cls) -> dict:
+        """What the method runs with where an option is not given (by default its
+        constructor's defaults); ``crossval`` recomputes a finished cut when these change."""
+        return cls().get_params()
+
     def _check_fitted(self, attr: str) -> None:
         if not hasattr(self, attr):
             raise UserError(f"the {self.name} method is not fitted yet: call fit() first")
@@ -334,6 +340,16 @@ class LSTMMethod(AlertMethod):
         params = dict(options or {})
         params.setdefault("max_eval_alerts", 0)
         return cls(params=params, seed=seed, run_dir=work_dir, quiet=quiet)
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """The training configuration's defaults: its fields' and every scheme's (the
+        constructor only holds ``params``, whose ``None`` means "the scheme's default")."""
+        from dataclasses import asdict
+
+        from lstm_rnn_correlation.config import MIN_EPOCHS, SCHEME_DEFAULTS, RunConfig
+
+        return {"run_config": asdict(RunConfig()), "schemes": SCHEME_DEFAULTS, "min_epochs": MIN_EPOCHS}
 
     @classmethod
     def from_run(cls, run_dir, **overrides) -> "LSTMMethod":

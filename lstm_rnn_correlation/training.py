@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from lstm_rnn_correlation import diagnostics
-from lstm_rnn_correlation.config import MIN_EPOCHS, RunConfig, build_config, merge_for_resume
+from lstm_rnn_correlation.config import MIN_EPOCHS, SCHEME_DEFAULTS, RunConfig, build_config, merge_for_resume
 from lstm_rnn_correlation.errors import AlertParseError, UserError
 from lstm_rnn_correlation.losses import cosine_bce, make_loss, pair_targets
 from lstm_rnn_correlation.model import POOLINGS, EncoderConfig, HeadConfig, SiameseModel
@@ -712,7 +712,7 @@ def add_arguments(parser) -> None:
                         "(default: --chars decides)")
     p.add_argument("--chars", type=int,
                    help=f"inbatch without --epochs and --steps: epochs enough to read about this many characters, "
-                        f"at least {MIN_EPOCHS} (default 5000000)")
+                        f"at least {MIN_EPOCHS} (default {SCHEME_DEFAULTS['inbatch']['chars']})")
     p.add_argument("--batch-size", type=int,
                    help="pairs per step (paper, 10000) or alerts per step (inbatch, 64) (env BATCH_SIZE)")
     p.add_argument("--max-pairs", type=int, help="at most this many pairs per epoch (env MAX_PAIRS)")
